@@ -1,0 +1,203 @@
+"""Key Vault through the real Azure SDK, called from trio in worker threads.
+
+One client per object kind, shared by every object, all on one ``requests`` session sized for
+the concurrency bound. SDK and transport exceptions are turned into domain errors (``errors.py``)
+that name the object and say what to do; nothing above this module sees an Azure exception.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import trio
+from azure.core.credentials import TokenCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.keyvault.certificates import CertificateClient
+from azure.keyvault.keys import KeyClient
+from azure.keyvault.secrets import SecretClient
+
+from .config import ObjectSpec
+from .errors import (
+    AccessDenied,
+    AuthenticationFailed,
+    BackendError,
+    ObjectDisabled,
+    ObjectNotFound,
+    Throttled,
+    VaultUnavailable,
+)
+from .material import CertificateMaterial, KeyMaterial, Material, SecretMaterial, VersionInfo
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_ROLE_HINT = {
+    "secret": "Key Vault Secrets User",
+    "key": "Key Vault Crypto User",
+    "cert": "Key Vault Certificate User",
+}
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    vault_url: str
+    emulator: bool = False  # relaxes challenge-resource verification: only for an explicit --vault-url
+    ca_file: str | None = None
+    concurrency: int = 8
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    retry_total: int = 3
+
+
+class VaultBackend:
+    """Fetches one version of an object; sync methods run in threads, async ones for trio callers."""
+
+    def __init__(self, settings: BackendSettings, credential: TokenCredential) -> None:
+        self.settings = settings
+        self.limiter = trio.CapacityLimiter(settings.concurrency)
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, settings.concurrency))
+        self._session.mount("https://", adapter)
+        self.secrets = SecretClient(settings.vault_url, credential, **self._client_options())
+        self.keys = KeyClient(settings.vault_url, credential, **self._client_options())
+        self.certificates = CertificateClient(settings.vault_url, credential, **self._client_options())
+
+    def _client_options(self) -> dict[str, Any]:
+        s = self.settings
+        transport_options: dict[str, Any] = {"connection_timeout": s.connect_timeout, "read_timeout": s.read_timeout}
+        if s.ca_file:
+            transport_options["connection_verify"] = s.ca_file
+        return {
+            "transport": RequestsTransport(session=self._session, session_owner=False, **transport_options),
+            "verify_challenge_resource": not s.emulator,
+            "retry_total": s.retry_total,
+            "retry_backoff_max": 8,
+        }
+
+    def close(self) -> None:
+        for client in (self.secrets, self.keys, self.certificates):
+            client.close()
+        self._session.close()
+
+    # -- trio side -----------------------------------------------------------------------------
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        """Run a blocking SDK call in a worker thread under the shared concurrency bound."""
+        return await trio.to_thread.run_sync(func, *args, limiter=self.limiter)
+
+    async def fetch(self, spec: ObjectSpec) -> Material:
+        return await self.run(self.fetch_sync, spec)
+
+    # -- worker-thread side --------------------------------------------------------------------
+
+    def fetch_sync(self, spec: ObjectSpec) -> Material:
+        """One version (pinned or latest) of ``spec``'s object, or a BackendError naming it."""
+        try:
+            if spec.type == "secret":
+                return self._secret(spec.name, spec.version)
+            if spec.type == "key":
+                return self._key(spec.name, spec.version)
+            return self._certificate(spec.name, spec.version)
+        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a domain error
+            raise translate_error(exc, spec) from None
+
+    def _secret(self, name: str, version: str) -> SecretMaterial:
+        secret = self.secrets.get_secret(name, version or None)
+        props = secret.properties
+        return SecretMaterial(
+            info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
+            value=secret.value or "",
+            content_type=props.content_type,
+            kid=props.key_id,
+        )
+
+    def _key(self, name: str, version: str) -> KeyMaterial:
+        key = self.keys.get_key(name, version or None)
+        props, jwk = key.properties, key.key
+        return KeyMaterial(
+            info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
+            kty=str(jwk.kty),
+            n=jwk.n,
+            e=jwk.e,
+            crv=str(jwk.crv) if jwk.crv else None,
+            x=jwk.x,
+            y=jwk.y,
+        )
+
+    def _certificate(self, name: str, version: str) -> CertificateMaterial:
+        cert = self.certificates.get_certificate_version(name, version) if version else self.certificates.get_certificate(name)
+        props = cert.properties
+        return CertificateMaterial(
+            info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
+            cer=bytes(cert.cer or b""),
+        )
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def translate_error(exc: Exception, spec: ObjectSpec) -> BackendError:
+    """A one-line domain error for an SDK or transport exception, naming the object and the fix."""
+    what = f"{spec.type} {spec.name!r}" + (f" version {spec.version}" if spec.version else "")
+    if isinstance(exc, BackendError):
+        return exc
+    if isinstance(exc, ClientAuthenticationError) and not _status(exc):
+        return AuthenticationFailed(
+            f"cannot get a token to read {what}: {_first_line(exc.message or str(exc))}", object_name=spec.name
+        )
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return VaultUnavailable(f"cannot reach the vault for {what}: {_first_line(str(exc))}", object_name=spec.name)
+    if isinstance(exc, HttpResponseError):
+        status = _status(exc)
+        code = _error_code(exc)
+        if status == 404:
+            return ObjectNotFound(f"{what} was not found in the vault", object_name=spec.name)
+        if status == 403 and code.endswith("Disabled"):
+            return ObjectDisabled(f"{what} is disabled in the vault", object_name=spec.name)
+        if status == 403:
+            return AccessDenied(
+                f"access denied to {what}: grant the identity the '{_ROLE_HINT[spec.type]}' role on the vault "
+                f"(or a get permission in its access policy)",
+                object_name=spec.name,
+            )
+        if status == 401:
+            return AuthenticationFailed(
+                f"the vault refused the token for {what}: {_first_line(exc.message or '')}", object_name=spec.name
+            )
+        if status == 429:
+            return Throttled(f"the vault is throttling requests (429) for {what}", object_name=spec.name)
+        if status is not None and (status >= 500 or status == 408):
+            return VaultUnavailable(f"the vault answered {status} for {what}", object_name=spec.name)
+        return BackendError(f"the vault answered {status} ({code or 'no code'}) for {what}", object_name=spec.name)
+    log.debug("unexpected error fetching %s", what, exc_info=exc)
+    return BackendError(f"unexpected error fetching {what}: {type(exc).__name__}", object_name=spec.name)
+
+
+def _status(exc: Exception) -> int | None:
+    status = getattr(exc, "status_code", None)
+    if status is None and getattr(exc, "response", None) is not None:
+        status = getattr(exc.response, "status_code", None)  # type: ignore[attr-defined]
+    return status
+
+
+def _error_code(exc: HttpResponseError) -> str:
+    """The innermost Key Vault error code (``SecretDisabled`` rather than ``Forbidden``)."""
+    error = exc.error
+    if error is None:
+        return ""
+    inner = getattr(error, "innererror", None) or {}
+    if isinstance(inner, dict) and inner.get("code"):
+        return str(inner["code"])
+    return str(error.code or "")

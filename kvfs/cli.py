@@ -1,0 +1,199 @@
+"""Command line: arguments, logging set-up, exit codes. The only module that chooses exit codes.
+
+Exit 0 on success (and after a clean unmount on SIGTERM/SIGINT), 2 for configuration and usage
+errors, 1 for runtime failures; every error is one line on stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import trio
+
+from . import __version__
+from .errors import ConfigError, KvfsError
+
+log = logging.getLogger("kvfs")
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_vault_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("vault")
+    group.add_argument(
+        "--vault-url",
+        default=os.environ.get("KVFS_VAULT_URL") or None,
+        help="talk to this vault URL instead of https://<keyvaultName>.<cloud suffix>/ (for emulators such as "
+        "kvfs fake-vault; relaxes challenge-resource verification) [env KVFS_VAULT_URL]",
+    )
+    group.add_argument(
+        "--ca-file",
+        default=os.environ.get("KVFS_CA_FILE") or None,
+        help="PEM bundle of CAs to trust for the vault and the authority (REQUESTS_CA_BUNDLE also works) "
+        "[env KVFS_CA_FILE]",
+    )
+    group.add_argument(
+        "--concurrency", type=_positive_int, default=8, help="objects fetched at once (default %(default)s)"
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=_positive_float,
+        default=15.0,
+        help="seconds to wait for one vault response (default %(default)s)",
+    )
+
+
+def _add_mount_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("files")
+    group.add_argument("--uid", type=_non_negative_int, default=os.getuid(), help="owner of the files (default: yours)")
+    group.add_argument("--gid", type=_non_negative_int, default=os.getgid(), help="group of the files (default: yours)")
+    group.add_argument(
+        "--no-allow-other",
+        dest="allow_other",
+        action="store_false",
+        help="only the mounting user may access the files (default: other users too, as the mode allows)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kvfs",
+        description="Azure Key Vault secrets, keys and certificates as read-only files, "
+        "configured by a SecretProviderClass.",
+    )
+    parser.add_argument("--version", action="version", version=f"kvfs {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("KVFS_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+        help="default %(default)s [env KVFS_LOG_LEVEL]",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    config_help = "SecretProviderClass YAML: a file, '-' for standard input, or env:NAME for a variable holding it"
+
+    mount = commands.add_parser("mount", help="mount the class's objects as files and keep serving them")
+    mount.add_argument("config", metavar="CONFIG", help=config_help)
+    mount.add_argument("mountpoint", metavar="MOUNTPOINT", type=Path, help="an existing empty directory")
+    _add_vault_options(mount)
+    _add_mount_options(mount)
+
+    check = commands.add_parser("check", help="authenticate and fetch every object without mounting; print no values")
+    check.add_argument("config", metavar="CONFIG", help=config_help)
+    _add_vault_options(check)
+
+    fake = commands.add_parser("fake-vault", help="run kvfs's fake Key Vault (HTTPS, with its own token authority)")
+    fake.add_argument("--state-dir", type=Path, required=True, help="where fake-vault.json, the CA and token go")
+    fake.add_argument("--port", type=_non_negative_int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    fake.add_argument("--seed", type=Path, help="YAML file of secrets, keys and certificates to create")
+    fake.add_argument("--demo-objects", action="store_true", help="create the demo secret, key and certificate")
+
+    demo = commands.add_parser("demo", help="start the fake vault with sample objects and mount them")
+    demo.add_argument("mountpoint", metavar="MOUNTPOINT", type=Path, nargs="?", help="default: a new temporary folder")
+    _add_mount_options(demo)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # The SDK logs request details at INFO; its warnings are worth seeing, the rest is noise.
+    for noisy in ("azure", "urllib3", "msal"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def run_trio(func: Callable[[], Awaitable[T]]) -> T:
+    """trio.run, with an exception group from a nursery reduced to the error that matters."""
+    try:
+        return trio.run(func)
+    except BaseExceptionGroup as group:
+        raise _most_relevant(group) from None
+
+
+def _most_relevant(group: BaseExceptionGroup) -> BaseException:
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    return next((e for e in leaves if isinstance(e, KvfsError)), leaves[0])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    configure_logging(args.log_level)
+    from . import commands
+
+    handler = {
+        "mount": commands.mount,
+        "check": commands.check,
+        "fake-vault": commands.fake_vault,
+        "demo": commands.demo,
+    }[args.command]
+    try:
+        return handler(args)
+    except KvfsError as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"kvfs: error: {message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def console_main() -> NoReturn:
+    sys.exit(main())
+
+
+__all__ = ["ConfigError", "build_parser", "console_main", "main", "run_trio"]

@@ -1,0 +1,177 @@
+"""What each CLI command does, given its parsed arguments. Returns an exit code or raises KvfsError."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import stat
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .config import load_provider_class
+from .daemon import MountOptions, VaultOptions, open_backend, run_mount
+from .errors import ConfigError, KvfsError
+from .loader import load_all
+from .store import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+def _vault_options(args: argparse.Namespace) -> VaultOptions:
+    return VaultOptions(
+        vault_url=args.vault_url,
+        ca_file=args.ca_file,
+        concurrency=args.concurrency,
+        read_timeout=args.request_timeout,
+    )
+
+
+def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
+    return MountOptions(mountpoint=mountpoint, uid=args.uid, gid=args.gid, allow_other=args.allow_other)
+
+
+def mount(args: argparse.Namespace) -> int:
+    from .cli import run_trio
+
+    provider_class = load_provider_class(args.config)
+    backend = open_backend(provider_class, _vault_options(args))
+    try:
+        run_trio(lambda: run_mount(provider_class, backend, _mount_options(args, args.mountpoint)))
+    finally:
+        backend.close()
+    return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """Fetch and render every object; print alias, type, version and size (never a value)."""
+    from .cli import run_trio
+
+    provider_class = load_provider_class(args.config)
+    backend = open_backend(provider_class, _vault_options(args))
+    try:
+        loaded = run_trio(lambda: load_all(backend, provider_class.objects))
+    finally:
+        backend.close()
+    rows = [("ALIAS", "TYPE", "VERSION", "BYTES", "STATUS")]
+    for spec in provider_class.objects:
+        if spec.index in loaded.failures:
+            rows.append((spec.alias, spec.type, "-", "-", f"error: {loaded.failures[spec.index]}"))
+        elif spec.index in loaded.files:
+            material = loaded.materials[spec.index]
+            size = sum(len(f.data) for f in loaded.files[spec.index])
+            rows.append((spec.alias, spec.type, material.info.version, str(size), "ok"))
+        else:
+            rows.append((spec.alias, spec.type, "-", "-", "optional, not found"))
+    _print_table(rows)
+    return 1 if loaded.failures else 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
+        print("  ".join([*cells, row[-1]]))
+
+
+def fake_vault(args: argparse.Namespace) -> int:
+    """Serve the fake Key Vault until SIGTERM or SIGINT; fake-vault.json appears once it is ready."""
+    from .fakevault import FakeVault, demo_objects, load_seed
+
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    if args.seed is not None and not args.seed.is_file():
+        raise ConfigError(f"--seed {args.seed}: no such file")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    fv = FakeVault(state_dir=args.state_dir, port=args.port)
+    with fv:
+        try:
+            if args.seed is not None:
+                load_seed(fv, args.seed)
+            if args.demo_objects:
+                demo_objects(fv)
+        except ValueError as exc:
+            raise ConfigError(f"--seed {args.seed}: {exc}") from None
+        print(f"fake Key Vault at {fv.vault_url} (state in {args.state_dir / 'fake-vault.json'})", flush=True)
+        stop.wait()
+    return 0
+
+
+DEMO_CLASS = """\
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata:
+  name: kvfs-demo
+spec:
+  provider: azure
+  parameters:
+    keyvaultName: kvfs-demo
+    tenantID: "{tenant_id}"
+    clientID: "{client_id}"
+    objects: |
+      array:
+        - |
+          objectName: demo-password
+          objectType: secret
+          objectAlias: password
+        - |
+          objectName: demo-signing-key
+          objectType: key
+          objectAlias: signing-key.pem
+        - |
+          objectName: demo-tls
+          objectType: cert
+          objectAlias: tls.crt
+        - |
+          objectName: demo-tls
+          objectType: secret
+          objectAlias: tls.pem
+          filePermission: "0600"
+"""
+
+
+def demo(args: argparse.Namespace) -> int:
+    """The fake vault with sample objects, mounted through the production workload-identity path."""
+    from .cli import run_trio
+    from .config import parse_provider_class
+    from .fakevault import FakeVault, demo_objects
+
+    with tempfile.TemporaryDirectory(prefix="kvfs-demo-") as state:
+        mountpoint = args.mountpoint or Path(state) / "mnt"
+        mountpoint.mkdir(exist_ok=True)
+        with FakeVault(state_dir=Path(state) / "vault") as fv:
+            demo_objects(fv)
+            provider_class = parse_provider_class(
+                DEMO_CLASS.format(tenant_id=fv.tenant_id, client_id=fv.client_id), origin="demo"
+            )
+            environ = {**os.environ, **fv.workload_identity_env()}
+            options = VaultOptions(vault_url=fv.vault_url, ca_file=str(fv.ca_file))
+            backend = open_backend(provider_class, options, environ)
+            try:
+                run_trio(
+                    lambda: run_mount(
+                        provider_class,
+                        backend,
+                        _mount_options(args, mountpoint),
+                        on_ready=lambda snapshot: _print_demo(snapshot, mountpoint),
+                    )
+                )
+            finally:
+                backend.close()
+    return 0
+
+
+def _print_demo(snapshot: Snapshot, mountpoint: Path) -> None:
+    print(f"\nkvfs demo: the fake vault's objects are mounted at {mountpoint}\n")
+    for node in snapshot.listing(1):
+        print(f"  {stat.filemode(node.mode)}  {len(node.data):6d}  {node.name.decode()}")
+    print(f"\nTry:  ls -l {mountpoint}   cat {mountpoint}/tls.crt")
+    print("Stop with Ctrl-C (or SIGTERM): kvfs unmounts and exits.\n", flush=True)
+    sys.stdout.flush()
+
+
+__all__ = ["KvfsError", "check", "demo", "fake_vault", "mount"]

@@ -1,0 +1,145 @@
+"""The daemon: load every object, then mount, serve until a signal, unmount.
+
+Everything runs in one trio nursery. The mount appears only after every object is loaded, so
+"the mountpoint is a mount" means "ready". SIGTERM and SIGINT end the FUSE loop and unmount.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyfuse3
+import trio
+
+from .backend import BackendSettings, VaultBackend
+from .clouds import cloud_for, vault_url
+from .config import ProviderClass
+from .errors import ConfigError, KvfsError, MountError
+from .fs import KvfsOperations
+from .identity import build_credential
+from .loader import Loaded, load_all
+from .mountpoint import mount_options, prepare_mountpoint
+from .store import Snapshot, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VaultOptions:
+    """How to reach the vault: an explicit (emulator) URL or the class's keyvaultName and cloud."""
+
+    vault_url: str | None = None
+    ca_file: str | None = None
+    concurrency: int = 8
+    read_timeout: float = 15.0
+
+
+@dataclass(frozen=True)
+class MountOptions:
+    mountpoint: Path
+    uid: int
+    gid: int
+    allow_other: bool = True
+
+
+def open_backend(
+    provider_class: ProviderClass, options: VaultOptions, environ: Mapping[str, str] | None = None
+) -> VaultBackend:
+    """Credential plus SDK clients. Challenge-resource checks relax only for an explicit vault URL."""
+    environ = os.environ if environ is None else environ
+    if options.vault_url:
+        url, emulator = options.vault_url, True
+        if not url.startswith("https://"):
+            raise ConfigError(f"--vault-url {url}: Key Vault clients need https://")
+    else:
+        cloud = cloud_for(provider_class.cloud_name)
+        if cloud is None:
+            raise ConfigError(f"cloudName {provider_class.cloud_name!r} is not a known Azure cloud")
+        url, emulator = vault_url(provider_class.keyvault_name, cloud), False
+    if options.ca_file and not Path(options.ca_file).is_file():
+        raise ConfigError(f"--ca-file {options.ca_file}: no such file")
+    credential = build_credential(provider_class, environ, ca_file=options.ca_file)
+    settings = BackendSettings(
+        vault_url=url,
+        emulator=emulator,
+        ca_file=options.ca_file,
+        concurrency=options.concurrency,
+        read_timeout=options.read_timeout,
+    )
+    log.info("vault %s%s", url, " (emulator: challenge-resource check relaxed)" if emulator else "")
+    return VaultBackend(settings, credential)
+
+
+def raise_first_failure(provider_class: ProviderClass, loaded: Loaded) -> None:
+    """Log every failed object, then raise the first (in config order) so the exit names an object."""
+    if not loaded.failures:
+        return
+    ordered = [loaded.failures[i] for i in sorted(loaded.failures)]
+    for failure in ordered[1:]:
+        log.error("%s", failure)
+    first = ordered[0]
+    if len(ordered) > 1:
+        first.args = (f"{first} (and {len(ordered) - 1} more objects failed, logged above)",)
+    raise first
+
+
+async def run_mount(
+    provider_class: ProviderClass,
+    backend: VaultBackend,
+    mount: MountOptions,
+    *,
+    on_ready: Callable[[Snapshot], None] | None = None,
+) -> None:
+    """Load, mount, serve until SIGTERM/SIGINT or an external unmount, then unmount."""
+    started = time.monotonic()
+    prepare_mountpoint(mount.mountpoint)
+    mounted = False
+
+    async with trio.open_nursery() as nursery:
+
+        async def watch_signals() -> None:
+            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+                async for signum in signals:
+                    if signum == signal.SIGHUP:
+                        log.info("SIGHUP received: nothing to refresh yet")
+                        continue
+                    log.info("%s received: unmounting", signal.Signals(signum).name)
+                    if mounted:
+                        pyfuse3.terminate()
+                    else:
+                        nursery.cancel_scope.cancel()
+                    return
+
+        nursery.start_soon(watch_signals)
+        loaded = await load_all(backend, provider_class.objects)
+        raise_first_failure(provider_class, loaded)
+
+        store = Store()
+        store.publish(loaded.all_files())
+        operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid)
+        try:
+            pyfuse3.init(operations, str(mount.mountpoint), mount_options(allow_other=mount.allow_other))
+        except RuntimeError as exc:
+            raise MountError(f"cannot mount {mount.mountpoint}: {exc}") from None
+        mounted = True
+        try:
+            log.info(
+                "ready: %d files from %d objects at %s in %.2fs",
+                len(loaded.all_files()),
+                len(provider_class.objects),
+                mount.mountpoint,
+                time.monotonic() - started,
+            )
+            if on_ready is not None:
+                on_ready(store.current)
+            await pyfuse3.main()
+            log.info("unmounted %s", mount.mountpoint)
+        finally:
+            pyfuse3.close(unmount=True)
+            nursery.cancel_scope.cancel()

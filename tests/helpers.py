@@ -1,0 +1,114 @@
+"""Shared test helpers: SecretProviderClass text, polling with a deadline, running kvfs mounts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.02, what: str = "condition") -> T:
+    """Poll until ``condition()`` is truthy; fail with ``what`` once the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def provider_class_yaml(
+    objects: Iterable[Mapping[str, object]],
+    *,
+    tenant_id: str,
+    client_id: str = "",
+    keyvault_name: str = "kvfs-test",
+    extra_parameters: Mapping[str, str] | None = None,
+) -> str:
+    """A SecretProviderClass in the provider's format: ``objects`` is an ``array:`` of YAML strings."""
+    lines = [
+        "apiVersion: secrets-store.csi.x-k8s.io/v1",
+        "kind: SecretProviderClass",
+        "metadata:",
+        "  name: test",
+        "spec:",
+        "  provider: azure",
+        "  parameters:",
+        f"    keyvaultName: {keyvault_name}",
+        f'    tenantID: "{tenant_id}"',
+    ]
+    if client_id:
+        lines.append(f'    clientID: "{client_id}"')
+    for key, value in (extra_parameters or {}).items():
+        lines.append(f'    {key}: "{value}"')
+    lines += ["    objects: |", "      array:"]
+    for obj in objects:
+        first = True
+        for key, value in obj.items():
+            prefix = "        - |\n          " if first else "          "
+            lines.append(f'{prefix}{key}: "{value}"' if isinstance(value, str) else f"{prefix}{key}: {value}")
+            first = False
+    return "\n".join(lines) + "\n"
+
+
+class KvfsProcess:
+    """``kvfs mount`` in a subprocess, the way an application's pod runs it."""
+
+    def __init__(self, args: list[str], env: Mapping[str, str], mountpoint: Path) -> None:
+        self.mountpoint = mountpoint
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kvfs", *args],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stdout = ""
+        self.stderr = ""
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                self.stdout, self.stderr = self.process.communicate()
+                raise AssertionError(f"kvfs exited with {self.process.returncode} before mounting:\n{self.stderr}")
+            return os.path.ismount(self.mountpoint)
+
+        wait_for(ready, timeout=timeout, what=f"{self.mountpoint} to be mounted")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            self.stdout, self.stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.stdout, self.stderr = self.process.communicate()
+            raise
+        return self.process.returncode
+
+    def wait_exit(self, timeout: float = 60.0) -> int:
+        self.stdout, self.stderr = self.process.communicate(timeout=timeout)
+        return self.process.returncode
+
+
+def force_unmount(mountpoint: Path) -> None:
+    """Test clean-up: never leave a mount behind, whatever the test did."""
+    if os.path.ismount(mountpoint) or _is_stale(mountpoint):
+        subprocess.run(["fusermount3", "-u", "-z", str(mountpoint)], check=False, capture_output=True)
+
+
+def _is_stale(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == 107  # ENOTCONN
+    return False

@@ -1,0 +1,59 @@
+"""Real FUSE mounts: ``kvfs mount`` in a subprocess against the fake vault."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from kvfs.fakevault import FakeVault
+from tests.helpers import KvfsProcess, force_unmount, provider_class_yaml
+
+MountFactory = Callable[..., KvfsProcess]
+
+
+@pytest.fixture
+def mountpoint(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "mnt"
+    path.mkdir()
+    yield path
+    force_unmount(path)
+
+
+def kvfs_env(vault: FakeVault, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **vault.workload_identity_env(), **(extra or {})}
+    env.pop("KVFS_VAULT_URL", None)
+    return env
+
+
+@pytest.fixture
+def start_kvfs(vault: FakeVault, mountpoint: Path, tmp_path: Path) -> Iterator[MountFactory]:
+    """Start ``kvfs mount`` on ``objects`` and wait until the mount is ready (unless ``wait=False``)."""
+    started: list[KvfsProcess] = []
+
+    def start(
+        objects: list[dict[str, object]],
+        *args: str,
+        wait: bool = True,
+        env: Mapping[str, str] | None = None,
+        target: Path | None = None,
+    ) -> KvfsProcess:
+        spc = tmp_path / f"spc-{len(started)}.yaml"
+        spc.write_text(provider_class_yaml(objects, tenant_id=vault.tenant_id, client_id=vault.client_id))
+        where = target or mountpoint
+        process = KvfsProcess(
+            ["mount", str(spc), str(where), "--vault-url", vault.vault_url, "--ca-file", str(vault.ca_file), *args],
+            kvfs_env(vault, env),
+            where,
+        )
+        started.append(process)
+        if wait:
+            process.wait_ready()
+        return process
+
+    yield start
+    for process in started:
+        if process.process.poll() is None:
+            process.stop()
