@@ -224,7 +224,11 @@ def load_provider_class(
 
 
 def parse_provider_class(text: str, origin: str = "<config>") -> ProviderClass:
-    """Validate the SecretProviderClass in ``text``; ``origin`` names it in messages."""
+    """Validate the SecretProviderClass in ``text``; ``origin`` names it in messages.
+
+    Raises ``ConfigError`` at the first fault, checking in file order (document, metadata,
+    parameters, objects, secretObjects). Unknown keys are logged as warnings, one line each.
+    """
     ctx = _Context(origin)
     doc = _select_document(_load_documents(text, ctx), ctx)
     _check_header(doc, ctx)
@@ -232,6 +236,9 @@ def parse_provider_class(text: str, origin: str = "<config>") -> ProviderClass:
     spec = _read_spec(doc, ctx)
     params = _read_parameters(spec.get("parameters"), ctx)
     _warn_unknown_parameters(params, ctx)
+    keyvault_name = _read_keyvault_name(params, ctx)
+    tenant_id = _read_tenant_id(params, ctx)
+    cloud_name = _read_cloud_name(params, ctx)
     identity = _read_identity(params, ctx)
     objects = _read_objects(params.get("objects", ""), ctx)
     _check_file_names(objects, ctx)
@@ -239,9 +246,9 @@ def parse_provider_class(text: str, origin: str = "<config>") -> ProviderClass:
     return ProviderClass(
         name=name,
         namespace=namespace,
-        keyvault_name=_read_keyvault_name(params, ctx),
-        tenant_id=_read_tenant_id(params, ctx),
-        cloud_name=_read_cloud_name(params, ctx),
+        keyvault_name=keyvault_name,
+        tenant_id=tenant_id,
+        cloud_name=cloud_name,
         client_id=identity.client_id,
         use_pod_identity=identity.use_pod_identity,
         use_vm_managed_identity=identity.use_vm_managed_identity,
@@ -461,11 +468,11 @@ def _select_document(docs: list[Any], ctx: _Context) -> dict[str, Any]:
         if kind == KIND:
             found.append((number, doc))
         else:
-            other_kinds.append(_q(kind) if isinstance(kind, str) else "none")
+            other_kinds.append(f"kind {_q(kind)}" if isinstance(kind, str) else f"document {number} without kind")
     if not found and not other_kinds:
         ctx.fail("", "the input is empty: no SecretProviderClass document")
     if not found:
-        ctx.fail("kind", f"no SecretProviderClass document (found kind {', '.join(other_kinds)})")
+        ctx.fail("kind", f"no SecretProviderClass document (found {', '.join(other_kinds)})")
     if len(found) > 1:
         numbers = ", ".join(str(n) for n, _ in found)
         ctx.fail("", f"{len(found)} SecretProviderClass documents (documents {numbers}); kvfs needs exactly one")
@@ -558,11 +565,12 @@ def _warn_unknown_parameters(params: Mapping[str, str], ctx: _Context) -> None:
         ctx.warn(f"{PARAMS}.cloudEnvFileName", "is not supported by kvfs and is ignored")
 
 
-def _missing_hint(params: Mapping[str, str], wanted: str) -> str:
-    """When a required key is absent but a case variant is present, say so: keys are case-sensitive."""
-    for key in params:
-        if key != wanted and key.lower() == wanted.lower():
-            return f" (found {_q(key)}: parameter names are case-sensitive)"
+def _missing_hint(mapping: Mapping[str, str], wanted: str, known: Iterable[str] = ()) -> str:
+    """When a required key is absent but an unknown case variant is present, say keys are case-sensitive."""
+    accepted = set(known)
+    for key in mapping:
+        if key != wanted and key not in accepted and key.lower() == wanted.lower():
+            return f" (found {_q(key)}: names are case-sensitive)"
     return ""
 
 
@@ -600,7 +608,8 @@ def _read_tenant_id(params: Mapping[str, str], ctx: _Context) -> str:
         if tenant:
             log.debug("%s: %s.tenantId is deprecated; use tenantID", ctx.origin, PARAMS)
     if not tenant:
-        ctx.fail(f"{PARAMS}.tenantID", f"is required (tenantId is also accepted){_missing_hint(params, 'tenantID')}")
+        hint = _missing_hint(params, "tenantID", KNOWN_PARAMETERS)
+        ctx.fail(f"{PARAMS}.tenantID", f"is required (tenantId is also accepted){hint}")
     if _URL_UNSAFE.search(tenant):
         ctx.fail(f"{PARAMS}.{key}", f"{_q(tenant)} is not a tenant ID or domain name")
     return tenant
