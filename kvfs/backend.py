@@ -108,7 +108,7 @@ class VaultBackend:
             if spec.type == "key":
                 return self._key(spec.name, spec.version)
             return self._certificate(spec.name, spec.version)
-        except Exception as exc:  # noqa: BLE001 - every SDK failure becomes a domain error
+        except Exception as exc:
             raise translate_error(exc, spec) from None
 
     def _secret(self, name: str, version: str) -> SecretMaterial:
@@ -135,7 +135,11 @@ class VaultBackend:
         )
 
     def _certificate(self, name: str, version: str) -> CertificateMaterial:
-        cert = self.certificates.get_certificate_version(name, version) if version else self.certificates.get_certificate(name)
+        cert = (
+            self.certificates.get_certificate_version(name, version)
+            if version
+            else self.certificates.get_certificate(name)
+        )
         props = cert.properties
         return CertificateMaterial(
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),

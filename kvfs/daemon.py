@@ -18,9 +18,8 @@ import pyfuse3
 import trio
 
 from .backend import BackendSettings, VaultBackend
-from .clouds import cloud_for, vault_url
 from .config import ProviderClass
-from .errors import ConfigError, KvfsError, MountError
+from .errors import ConfigError, MountError
 from .fs import KvfsOperations
 from .identity import build_credential
 from .loader import Loaded, load_all
@@ -58,10 +57,7 @@ def open_backend(
         if not url.startswith("https://"):
             raise ConfigError(f"--vault-url {url}: Key Vault clients need https://")
     else:
-        cloud = cloud_for(provider_class.cloud_name)
-        if cloud is None:
-            raise ConfigError(f"cloudName {provider_class.cloud_name!r} is not a known Azure cloud")
-        url, emulator = vault_url(provider_class.keyvault_name, cloud), False
+        url, emulator = provider_class.vault_url, False
     if options.ca_file and not Path(options.ca_file).is_file():
         raise ConfigError(f"--ca-file {options.ca_file}: no such file")
     credential = build_credential(provider_class, environ, ca_file=options.ca_file)
@@ -139,7 +135,7 @@ async def run_mount(
             if on_ready is not None:
                 on_ready(store.current)
             await pyfuse3.main()
-            log.info("unmounted %s", mount.mountpoint)
+            log.info("unmounted %s; FUSE requests served: %s", mount.mountpoint, dict(operations.requests))
         finally:
             pyfuse3.close(unmount=True)
             nursery.cancel_scope.cancel()

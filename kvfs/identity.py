@@ -17,7 +17,6 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential
 
-from .clouds import cloud_for
 from .config import ProviderClass
 from .errors import ConfigError
 
@@ -31,10 +30,7 @@ def authority_host(provider_class: ProviderClass, environ: Mapping[str, str]) ->
     """The Entra ID authority: the environment's, else the class's cloud's."""
     if environ.get(AUTHORITY_VARIABLE):
         return environ[AUTHORITY_VARIABLE].rstrip("/")
-    cloud = cloud_for(provider_class.cloud_name)
-    if cloud is None:  # config validation already rejects unknown clouds
-        raise ConfigError(f"cloudName {provider_class.cloud_name!r} is not a known Azure cloud")
-    return f"https://{cloud.authority_host}"
+    return f"https://{provider_class.cloud.authority_host}"
 
 
 def build_credential(
@@ -57,7 +53,9 @@ def build_credential(
             )
         if not os.path.isfile(token_file):
             raise ConfigError(f"{TOKEN_FILE_VARIABLE}: no such file: {token_file}")
-        log.info("identity: workload identity, client %s, tenant %s", provider_class.client_id, provider_class.tenant_id)
+        log.info(
+            "identity: workload identity, client %s, tenant %s", provider_class.client_id, provider_class.tenant_id
+        )
         return WorkloadIdentityCredential(
             tenant_id=provider_class.tenant_id,
             client_id=provider_class.client_id,

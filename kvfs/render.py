@@ -84,9 +84,7 @@ def render_key(spec: ObjectSpec, material: KeyMaterial) -> bytes:
     """The public key as PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo)."""
     kty = material.kty.removesuffix("-HSM")
     if kty == "RSA" and material.n and material.e:
-        public = rsa.RSAPublicNumbers(
-            int.from_bytes(material.e, "big"), int.from_bytes(material.n, "big")
-        ).public_key()
+        public = rsa.RSAPublicNumbers(int.from_bytes(material.e, "big"), int.from_bytes(material.n, "big")).public_key()
     elif kty == "EC" and material.crv in _EC_CURVES and material.x and material.y:
         public = ec.EllipticCurvePublicNumbers(
             int.from_bytes(material.x, "big"), int.from_bytes(material.y, "big"), _EC_CURVES[material.crv]

@@ -14,7 +14,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.02, what: str = "condition") -> T:
+def wait_for(
+    condition: Callable[[], T], *, timeout: float = 20.0, interval: float = 0.02, what: str = "condition"
+) -> T:
     """Poll until ``condition()`` is truthy; fail with ``what`` once the deadline passes."""
     deadline = time.monotonic() + timeout
     while True:

@@ -1,0 +1,15 @@
+"""Run the benchmarks: python -m tests.bench [NAME ...] (default: all). Not part of CI."""
+
+from __future__ import annotations
+
+import sys
+
+from tests.bench import bench_read, bench_startup
+
+BENCHMARKS = {"read": bench_read.run, "startup": bench_startup.run}
+
+names = sys.argv[1:] or list(BENCHMARKS)
+for name in names:
+    if name not in BENCHMARKS:
+        sys.exit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+    BENCHMARKS[name]()

@@ -1,0 +1,132 @@
+"""The command line: usage errors, the bad-config corpus through `kvfs check`, and `check` itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kvfs.cli import main
+from kvfs.fakevault import FakeVault
+from tests.helpers import provider_class_yaml
+
+CORPUS = sorted((Path(__file__).parent / "config_corpus" / "bad").glob("*.yaml"))
+
+
+def kvfs(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kvfs", *args],
+        capture_output=True,
+        text=True,
+        env=env or dict(os.environ),
+        input=stdin,
+        timeout=60,
+        check=False,
+    )
+
+
+def expectations(path: Path) -> list[str]:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} lacks its '# expect:' line"
+    return first.removeprefix("# expect: ").split(" && ")
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 30
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
+def test_every_bad_class_is_exit_2_with_one_line_naming_the_fault(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in err if line.startswith("kvfs: error:")]
+    assert len(errors) == 1, err
+    for expected in expectations(path):
+        assert expected in errors[0]
+    assert not any("Traceback" in line for line in err)
+
+
+def test_a_bad_class_in_a_real_process_exits_2_without_traceback() -> None:
+    result = kvfs("check", str(CORPUS[0]))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("kvfs: error:")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["mount"],
+        ["mount", "only-config"],
+        ["mount", "a.yaml", "/mnt", "--concurrency", "0"],
+        ["mount", "a.yaml", "/mnt", "--uid", "-1"],
+        ["bogus"],
+        ["check", "/nonexistent/spc.yaml"],
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:  # argparse exits; our own checks return
+        code = main(args)
+        raise SystemExit(code)
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    if args:
+        assert len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", ["mount", "check", "fake-vault", "demo"])
+def test_help_everywhere(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "usage: kvfs " + command in capsys.readouterr().out
+
+
+def _check_env(vault: FakeVault) -> dict[str, str]:
+    return {**os.environ, **vault.workload_identity_env(), "KVFS_VAULT_URL": vault.vault_url}
+
+
+def test_check_prints_versions_and_sizes_but_never_values(vault: FakeVault, tmp_path: Path) -> None:
+    version = vault.set_secret("db-password", "hunter2-very-secret")
+    spc = tmp_path / "spc.yaml"
+    spc.write_text(
+        provider_class_yaml(
+            [{"objectName": "db-password", "objectType": "secret", "objectAlias": "password"}],
+            tenant_id=vault.tenant_id,
+            client_id=vault.client_id,
+        )
+    )
+    result = kvfs("check", str(spc), env=_check_env(vault))
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("password"))
+    assert version in row and str(len("hunter2-very-secret")) in row and row.endswith("ok")
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_check_exits_1_and_names_unreadable_objects(vault: FakeVault, tmp_path: Path) -> None:
+    vault.set_secret("present", "v")
+    text = provider_class_yaml(
+        [{"objectName": "present", "objectType": "secret"}, {"objectName": "absent", "objectType": "secret"}],
+        tenant_id=vault.tenant_id,
+        client_id=vault.client_id,
+    )
+    result = kvfs("check", "-", env=_check_env(vault), stdin=text)
+    assert result.returncode == 1
+    assert "secret 'absent' was not found" in result.stdout
+
+
+def test_check_reads_the_class_from_an_environment_variable(vault: FakeVault) -> None:
+    vault.set_secret("present", "v")
+    env = _check_env(vault)
+    env["SPC_YAML"] = provider_class_yaml(
+        [{"objectName": "present", "objectType": "secret"}], tenant_id=vault.tenant_id, client_id=vault.client_id
+    )
+    result = kvfs("check", "env:SPC_YAML", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "present" in result.stdout
