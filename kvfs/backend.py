@@ -126,10 +126,10 @@ class VaultBackend:
         props, jwk = key.properties, key.key
         return KeyMaterial(
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
-            kty=str(jwk.kty),
+            kty=_enum_text(jwk.kty),
             n=jwk.n,
             e=jwk.e,
-            crv=str(jwk.crv) if jwk.crv else None,
+            crv=_enum_text(jwk.crv) if jwk.crv else None,
             x=jwk.x,
             y=jwk.y,
         )
@@ -157,7 +157,11 @@ def translate_error(exc: Exception, spec: ObjectSpec) -> BackendError:
     what = f"{spec.type} {spec.name!r}" + (f" version {spec.version}" if spec.version else "")
     if isinstance(exc, BackendError):
         return exc
-    if isinstance(exc, ClientAuthenticationError) and not _status(exc):
+    if isinstance(exc, ClientAuthenticationError):
+        if _status(exc) == 401:  # the vault refused the token it was given
+            return AuthenticationFailed(
+                f"the vault refused the token for {what}: {_first_line(exc.message or '')}", object_name=spec.name
+            )
         return AuthenticationFailed(
             f"cannot get a token to read {what}: {_first_line(exc.message or str(exc))}", object_name=spec.name
         )
@@ -176,10 +180,6 @@ def translate_error(exc: Exception, spec: ObjectSpec) -> BackendError:
                 f"(or a get permission in its access policy)",
                 object_name=spec.name,
             )
-        if status == 401:
-            return AuthenticationFailed(
-                f"the vault refused the token for {what}: {_first_line(exc.message or '')}", object_name=spec.name
-            )
         if status == 429:
             return Throttled(f"the vault is throttling requests (429) for {what}", object_name=spec.name)
         if status is not None and (status >= 500 or status == 408):
@@ -187,6 +187,11 @@ def translate_error(exc: Exception, spec: ObjectSpec) -> BackendError:
         return BackendError(f"the vault answered {status} ({code or 'no code'}) for {what}", object_name=spec.name)
     log.debug("unexpected error fetching %s", what, exc_info=exc)
     return BackendError(f"unexpected error fetching {what}: {type(exc).__name__}", object_name=spec.name)
+
+
+def _enum_text(value: object) -> str:
+    """The wire text of an SDK enum member (``KeyType.EC`` → ``"EC"``), or the string itself."""
+    return str(getattr(value, "value", value))
 
 
 def _status(exc: Exception) -> int | None:

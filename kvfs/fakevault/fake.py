@@ -1,0 +1,354 @@
+"""``FakeVault``: the lifecycle of one fake Key Vault + Entra authority, and its direct Python API.
+
+``start()`` binds the socket, writes the CA and the federated token file, serves on a daemon thread
+and (with a ``state_dir``) advertises itself in ``fake-vault.json``. The direct methods change state
+exactly as the matching SDK call would, bypassing HTTP, for fast test set-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import ssl
+import tempfile
+import threading
+import weakref
+from pathlib import Path
+from typing import Any
+
+import trustme
+
+from .authority import Authority
+from .faults import FaultSet
+from .reqlog import RequestLog
+from .server import App, TLSServer
+from .state import VaultState, check_collection
+
+DEFAULT_TENANT_ID = "72f9a6c1-5b3e-4d8a-9c0f-6e1b2d3a4f50"
+DEFAULT_CLIENT_ID = "0b8e4c2d-7a91-4f36-b5d0-c3a2e1f09d87"
+INFO_FILE = "fake-vault.json"
+
+
+def _write_atomic(path: Path, data: str, mode: int = 0o644) -> None:
+    """Write via a temporary file and rename, so readers never see a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _url_host(host: str) -> str:
+    """The host as clients should address it: wildcard binds become 127.0.0.1, IPv6 gets brackets."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _version_of(bundle: dict[str, Any]) -> str:
+    ident = bundle.get("id") or bundle["key"]["kid"]
+    return ident.rsplit("/", 1)[1]
+
+
+class FakeVault:
+    """A fake Azure Key Vault and Entra ID authority on one local HTTPS port.
+
+    The same object can be stopped and started again: state, CA and signing keys survive, and the port
+    is kept, so a restart looks like a vault outage to clients.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tenant_id: str = DEFAULT_TENANT_ID,
+        client_id: str = DEFAULT_CLIENT_ID,
+        *,
+        token_lifetime: int = 3600,
+    ) -> None:
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.host = host
+        self.tenant_id = tenant_id
+        self.client_id = client_id
+        self._port = port
+        self._state = VaultState()
+        self._authority = Authority(tenant_id, client_id, token_lifetime=token_lifetime)
+        self._faults = FaultSet()
+        self._log = RequestLog()
+        self._ca = trustme.CA(organization_name="kvfs fake vault")
+        self._server: TLSServer | None = None
+        self._thread: threading.Thread | None = None
+        self._files_dir: Path | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> FakeVault:
+        """Listen, write the CA and token files, serve; returns once the socket accepts connections."""
+        with self._lock:
+            if self._server is not None:
+                raise RuntimeError("the fake vault is already running")
+            files = self._prepare_files_dir()
+            identities = sorted({"localhost", "127.0.0.1", self.host.strip("[]")} - {"", "0.0.0.0", "::"})
+            leaf = self._ca.issue_cert(*identities, common_name="kvfs fake vault")
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            leaf.configure_cert(context)
+            app = App(state=self._state, authority=self._authority, faults=self._faults, log=self._log, info=self.info)
+            server = TLSServer((self.host, self._port), context, app)
+            self._port = server.server_address[1]
+            base = f"https://{_url_host(self.host)}:{self._port}"
+            self._state.vault_url = base + "/"
+            self._authority.authority_host = base
+            self._ca.cert_pem.write_to_path(str(files / "ca.pem"))
+            # Always a fresh token: a file left in state_dir by another process is signed with its key.
+            _write_atomic(files / "federated-token", self._authority.federated_token(), 0o600)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"kvfs-fakevault-{self._port}",
+                daemon=True,
+            )
+            thread.start()
+            self._server, self._thread = server, thread
+            if self.state_dir is not None:
+                _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info(), indent=2) + "\n")
+            return self
+
+    def _prepare_files_dir(self) -> Path:
+        if self._files_dir is None:
+            if self.state_dir is not None:
+                self.state_dir.mkdir(parents=True, exist_ok=True)
+                self._files_dir = self.state_dir
+            else:
+                self._files_dir = Path(tempfile.mkdtemp(prefix="kvfs-fakevault-"))
+                weakref.finalize(self, shutil.rmtree, self._files_dir, ignore_errors=True)
+        return self._files_dir
+
+    def stop(self) -> None:
+        """Stop serving and drop open connections; removes ``fake-vault.json``. Idempotent."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        if self.state_dir is not None:
+            (self.state_dir / INFO_FILE).unlink(missing_ok=True)
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> FakeVault:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    # -- addresses and files --------------------------------------------------------------------
+
+    def _require_started(self) -> Path:
+        if self._files_dir is None or self._port == 0:
+            raise RuntimeError("the fake vault has not been started")
+        return self._files_dir
+
+    @property
+    def port(self) -> int:
+        self._require_started()
+        return self._port
+
+    @property
+    def vault_url(self) -> str:
+        """``https://127.0.0.1:PORT/``: what kvfs gets as the emulator vault URL."""
+        self._require_started()
+        return self._state.vault_url
+
+    @property
+    def authority_host(self) -> str:
+        """``https://127.0.0.1:PORT``: the fake Entra authority (no trailing slash)."""
+        self._require_started()
+        return self._authority.authority_host
+
+    @property
+    def token_file(self) -> Path:
+        """The federated token file (like a projected service-account token); no trailing newline."""
+        return self._require_started() / "federated-token"
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate (PEM) clients must trust for both vault and authority."""
+        return self._require_started() / "ca.pem"
+
+    @property
+    def client_secret(self) -> str:
+        """A client secret the authority also accepts (for MSAL-based ClientSecretCredential)."""
+        return self._authority.client_secret
+
+    def info(self) -> dict[str, str]:
+        return {
+            "vault_url": self.vault_url,
+            "authority_host": self.authority_host,
+            "tenant_id": self.tenant_id,
+            "client_id": self.client_id,
+            "token_file": str(self.token_file),
+            "ca_file": str(self.ca_file),
+        }
+
+    def workload_identity_env(self) -> dict[str, str]:
+        """Environment for azure-identity's WorkloadIdentityCredential (and requests' CA trust)."""
+        return {
+            "AZURE_TENANT_ID": self.tenant_id,
+            "AZURE_CLIENT_ID": self.client_id,
+            "AZURE_FEDERATED_TOKEN_FILE": str(self.token_file),
+            "AZURE_AUTHORITY_HOST": self.authority_host,
+            "REQUESTS_CA_BUNDLE": str(self.ca_file),
+        }
+
+    def rotate_federated_token(self) -> None:
+        """Write a new federated token file; earlier tokens stay valid, like rotated service-account tokens."""
+        _write_atomic(self.token_file, self._authority.federated_token(), 0o600)
+
+    # -- direct state access (same code path as the REST API) --------------------------------------
+
+    def set_secret(
+        self,
+        name: str,
+        value: str,
+        *,
+        content_type: str | None = None,
+        enabled: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Add a secret version (like ``PUT /secrets/{name}``); returns its 32-hex version id."""
+        body: dict[str, Any] = {"value": value, "attributes": {"enabled": enabled}}
+        if content_type is not None:
+            body["contentType"] = content_type
+        if tags is not None:
+            body["tags"] = tags
+        return _version_of(self._state.set_secret(name, body))
+
+    def create_key(
+        self,
+        name: str,
+        kty: str = "RSA",
+        *,
+        size: int | None = None,
+        crv: str | None = None,
+        enabled: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Generate a key version (like ``POST /keys/{name}/create``); returns its version id."""
+        body: dict[str, Any] = {"kty": kty, "attributes": {"enabled": enabled}}
+        if size is not None:
+            body["key_size"] = size
+        if crv is not None:
+            body["crv"] = crv
+        if tags is not None:
+            body["tags"] = tags
+        return _version_of(self._state.create_key(name, body))
+
+    def import_key(
+        self,
+        name: str,
+        jwk: dict[str, Any],
+        *,
+        hsm: bool = False,
+        enabled: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Import a JWK (like ``PUT /keys/{name}``); returns its version id."""
+        body: dict[str, Any] = {"key": jwk, "Hsm": hsm, "attributes": {"enabled": enabled}}
+        if tags is not None:
+            body["tags"] = tags
+        return _version_of(self._state.import_key(name, body))
+
+    def import_certificate(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        password: str | None = None,
+        content_type: str | None = None,
+        enabled: bool = True,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Import PFX or PEM bytes (like ``POST /certificates/{name}/import``); returns the version id
+        shared by the certificate, its key and its secret. ``content_type`` defaults to the upload's format."""
+        body: dict[str, Any] = {"value": base64.b64encode(data).decode("ascii"), "attributes": {"enabled": enabled}}
+        if password is not None:
+            body["pwd"] = password
+        if content_type is not None:
+            body["policy"] = {"secret_props": {"contentType": content_type}}
+        if tags is not None:
+            body["tags"] = tags
+        return _version_of(self._state.import_certificate(name, body))
+
+    def set_enabled(self, collection: str, name: str, version: str | None = None, enabled: bool | None = None) -> str:
+        """Enable or disable a version (``None`` = the current one); returns its version id.
+
+        Disabling a certificate version disables its key and secret version too, as in Key Vault.
+        """
+        if enabled is None:
+            raise TypeError("set_enabled() needs enabled=True or enabled=False")
+        return self._state.set_enabled(collection, name, version, enabled)
+
+    def get(self, collection: str, name: str, version: str | None = None) -> dict[str, Any]:
+        """The JSON the vault would answer for ``GET /{collection}/{name}/{version}``."""
+        check_collection(collection)
+        return self._state.get(collection, name, version or "")
+
+    def delete(self, collection: str, name: str, *, purge: bool = False) -> None:
+        """Delete an object (a certificate takes its key and secret along); ``purge`` frees the name."""
+        check_collection(collection)
+        self._state.delete(collection, name)
+        if purge:
+            self._state.purge(collection, name)
+
+    # -- test hooks -------------------------------------------------------------------------------
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The request log: ``{"method", "path", "status"}`` in arrival order (not /_fake/ requests)."""
+        return self._log.snapshot()
+
+    def clear_requests(self) -> None:
+        self._log.clear()
+
+    def add_fault(
+        self,
+        status: int | None = None,
+        retry_after: float | None = None,
+        latency_ms: float | None = None,
+        count: int | None = None,
+        seconds: float | None = None,
+        path: str | None = None,
+    ) -> int:
+        """Inject a fault (see README); returns its id. Raises ValueError for an invalid fault."""
+        spec = {
+            "status": status,
+            "retry_after": retry_after,
+            "latency_ms": latency_ms,
+            "count": count,
+            "seconds": seconds,
+            "path": path,
+        }
+        return self._faults.add({k: v for k, v in spec.items() if v is not None})["id"]
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults still active."""
+        return self._faults.list()
+
+    def clear_faults(self) -> None:
+        self._faults.clear()

@@ -1,0 +1,54 @@
+"""The ``/_fake/`` test hooks: request log, faults and server info. No authentication, no faults, not logged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .faults import FaultSet
+from .reqlog import RequestLog
+
+Response = tuple[int, Any]
+
+
+def _error(status: int, message: str) -> Response:
+    return status, {"error": {"code": "BadRequest" if status == 400 else "NotFound", "message": message}}
+
+
+def handle(
+    method: str, path: str, body: bytes, *, log: RequestLog, faults: FaultSet, info: Callable[[], dict[str, Any]]
+) -> Response:
+    """Serve ``/_fake/...``; ``path`` is the path without the query string."""
+    route = path.rstrip("/")
+    if route == "/_fake/requests":
+        if method == "GET":
+            return 200, log.snapshot()
+        if method == "DELETE":
+            log.clear()
+            return 204, None
+    elif route == "/_fake/faults":
+        if method == "GET":
+            return 200, faults.list()
+        if method == "DELETE":
+            faults.clear()
+            return 204, None
+        if method == "POST":
+            try:
+                spec = json.loads(body or b"null")
+            except (ValueError, UnicodeDecodeError):
+                return _error(400, "the fault must be a JSON object")
+            try:
+                return 201, faults.add(spec)
+            except ValueError as exc:
+                return _error(400, str(exc))
+    elif route.startswith("/_fake/faults/") and method == "DELETE":
+        ident = route.rsplit("/", 1)[1]
+        if ident.isdigit() and faults.remove(int(ident)):
+            return 204, None
+        return _error(404, f"no fault with id {ident}")
+    elif route == "/_fake/info" and method == "GET":
+        return 200, info()
+    else:
+        return _error(404, f"no test hook at {path}; see kvfs/fakevault/README.md")
+    return 405, {"error": {"code": "MethodNotAllowed", "message": f"{method} is not allowed on {path}"}}

@@ -1,0 +1,323 @@
+"""HTTP plumbing: a threaded HTTPS server that routes to the test hooks, the authority or the vault.
+
+One thread per connection (keep-alive, HTTP/1.1, always Content-Length), the TLS handshake done in that
+thread so a slow client never stalls ``accept``. Every non-hook request is logged, then faults apply,
+then the authority or the vault (after its bearer-token check) answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import ssl
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from . import hooks, vaultapi
+from .authority import VAULT_RESOURCE, Authority
+from .errors import FakeVaultError
+from .faults import Fault, FaultSet
+from .reqlog import RequestLog
+from .state import VaultState
+
+log = logging.getLogger("kvfs.fakevault")
+
+MAX_BODY = 8 * 1024 * 1024
+HANDSHAKE_TIMEOUT = 10.0
+#: Idle keep-alive connections are closed after this long (clients reconnect transparently).
+IDLE_TIMEOUT = 120.0
+
+_FAULT_CODES = {
+    400: "BadParameter",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    408: "RequestTimeout",
+    409: "Conflict",
+    429: "Throttled",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+@dataclass
+class App:
+    """Everything a request handler needs; shared by all connection threads."""
+
+    state: VaultState
+    authority: Authority
+    faults: FaultSet
+    log: RequestLog
+    info: Any  # Callable[[], dict]: the FakeVault's info()
+
+    def challenge(self) -> str:
+        return (
+            f'Bearer authorization="{self.authority.authority_host}/{self.authority.tenant_id}", '
+            f'resource="{VAULT_RESOURCE}"'
+        )
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kvfs-fakevault"
+    sys_version = ""
+    timeout = IDLE_TIMEOUT
+    server: TLSServer
+    _log_entry: dict[str, Any] | None = None
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked()
+        raw = self.headers.get("Content-Length")
+        if raw is None:
+            return b""
+        try:
+            length = int(raw)
+        except ValueError:
+            self.close_connection = True
+            raise _BadRequest(400, "invalid Content-Length") from None
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            raise _BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise _BadRequest(400, "malformed chunked body") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:
+                self.close_connection = True
+                raise _BadRequest(413, f"request body larger than {MAX_BODY} bytes")
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> int:
+        data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        if self._log_entry is not None:
+            # Before the first byte goes out: a client that reads the log next must see the status.
+            self.server.app.log.answered(self._log_entry, status)
+            self._log_entry = None
+        self.send_response(status)
+        self.send_header("x-ms-request-id", str(uuid.uuid4()))
+        self.send_header("Cache-Control", "no-cache")
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+        return status
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        app = self.server.app
+        raw_path = self.path
+        split = urlsplit(raw_path)
+        if split.path == "/_fake" or split.path.startswith("/_fake/"):
+            try:
+                body = self._read_body()
+            except _BadRequest as exc:
+                self._send(exc.status, {"error": {"code": "BadRequest", "message": str(exc)}})
+                return
+            status, payload = hooks.handle(
+                self.command, split.path, body, log=app.log, faults=app.faults, info=app.info
+            )
+            self._send(status, payload)
+            return
+        self._log_entry = app.log.arrived(self.command, raw_path)
+        try:
+            self._serve(app, raw_path, split.path, split.query)
+        except (ConnectionError, TimeoutError, ssl.SSLError):
+            self.close_connection = True
+            raise
+        except Exception:
+            log.exception("fake vault: unexpected error serving %s %s", self.command, split.path)
+            self.close_connection = True
+            self._send(
+                500, {"error": {"code": "InternalServerError", "message": "Unexpected error in the fake vault."}}
+            )
+        finally:
+            self._log_entry = None
+
+    def _serve(self, app: App, raw_path: str, path: str, query_string: str) -> int:
+        try:
+            body = self._read_body()
+        except _BadRequest as exc:
+            return self._send(exc.status, {"error": {"code": "BadParameter", "message": str(exc)}})
+        segments = [unquote(s) for s in path.split("/")[1:]]
+        is_vault = vaultapi.is_vault_path(segments)
+        latency, fault = app.faults.take(raw_path)
+        if latency > 0:
+            time.sleep(latency)
+        if fault is not None:
+            return self._send_fault(app, fault, is_vault or not _is_authority(segments))
+        if not is_vault and _is_authority(segments):
+            return self._serve_authority(app, segments, body)
+        reason = self._check_token(app)
+        if reason is not None:
+            return self._send(
+                401, {"error": {"code": "Unauthorized", "message": reason}}, {"WWW-Authenticate": app.challenge()}
+            )
+        if not is_vault:
+            return self._send(404, {"error": {"code": "NotFound", "message": f"No route for {path}."}})
+        query = dict(parse_qsl(query_string, keep_blank_values=True))
+        try:
+            status, payload = vaultapi.handle(app.state, self.command, segments, query, body)
+        except FakeVaultError as exc:
+            return self._send(exc.status, exc.body())
+        return self._send(status, payload)
+
+    def _check_token(self, app: App) -> str | None:
+        """None when the request carries a valid token of ours, else the 401 message."""
+        header = self.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "AKV10000: Request is missing a Bearer or PoP token."
+        reason = app.authority.check_access_token(token.strip())
+        return f"AKV10022: Invalid token: {reason}." if reason else None
+
+    def _serve_authority(self, app: App, segments: list[str], body: bytes) -> int:
+        authority = app.authority
+        if segments[:3] == ["common", "discovery", "instance"] and self.command == "GET":
+            return self._send(*authority.instance_discovery())
+        tenant = segments[0]
+        if segments[1:] == ["v2.0", ".well-known", "openid-configuration"] and self.command == "GET":
+            return self._send(*authority.openid_configuration(tenant))
+        if segments[1:] == ["oauth2", "v2.0", "token"] and self.command == "POST":
+            try:
+                form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                form = {}
+            return self._send(*authority.token(tenant, form))
+        return self._send(
+            405, {"error": "invalid_request", "error_description": f"{self.command} is not supported on this endpoint."}
+        )
+
+    def _send_fault(self, app: App, fault: Fault, vault_style: bool) -> int:
+        status = fault.status or 500
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            ra = fault.retry_after
+            headers["Retry-After"] = str(int(ra)) if float(ra).is_integer() else str(ra)
+        message = f"Fault injected by the kvfs fake vault (HTTP {status})."
+        if not vault_style:
+            error = "temporarily_unavailable" if status >= 500 or status == 429 else "invalid_request"
+            return self._send(status, {"error": error, "error_description": message}, headers)
+        code = _FAULT_CODES.get(status, "FaultInjected")
+        if status == 429:
+            message = (
+                "Request was not processed because too many requests were received. "
+                "Reason: VaultRequestTypeLimitReached (fault injected by the kvfs fake vault)."
+            )
+        if status == 401:
+            headers["WWW-Authenticate"] = app.challenge()
+        body: dict[str, Any] = {"code": code, "message": message}
+        if status == 403:
+            body["innererror"] = {"code": "ForbiddenByRbac"}
+        return self._send(status, {"error": body}, headers)
+
+
+def _is_authority(segments: list[str]) -> bool:
+    return segments[:3] == ["common", "discovery", "instance"] or (
+        len(segments) == 4
+        and segments[1:] in (["oauth2", "v2.0", "token"], ["v2.0", ".well-known", "openid-configuration"])
+    )
+
+
+class TLSServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer over TLS; the handshake runs in the connection's own thread."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], ssl_context: ssl.SSLContext, app: App) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.ssl_context = ssl_context
+        self.app = app
+        self._connections: set[ssl.SSLSocket] = set()
+        self._conn_lock = threading.Lock()
+        self._closing = False
+        super().__init__(address, Handler)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        # Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            tls = self.ssl_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        with self._conn_lock:
+            if self._closing:
+                tls.close()
+                return
+            self._connections.add(tls)
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        except (ConnectionError, TimeoutError, ssl.SSLError, OSError) as exc:
+            log.debug("connection from %s ended: %s", client_address, exc)
+        finally:
+            with self._conn_lock:
+                self._connections.discard(tls)
+            with contextlib.suppress(OSError):
+                tls.close()
+
+    def shutdown_request(self, request: Any) -> None:
+        with contextlib.suppress(OSError):
+            request.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("error on connection from %s", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        """Drop every open connection (keep-alive ones included), so stop() leaves nothing behind."""
+        with self._conn_lock:
+            self._closing = True
+            conns = list(self._connections)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)

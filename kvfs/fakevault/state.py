@@ -1,0 +1,475 @@
+"""The vault's objects and their versions, in memory, behind one lock.
+
+Every operation takes a request body shaped like the REST API's (so the HTTP routes and the direct
+Python API share one code path), validates it, changes state under the lock, and returns the response
+body. Names are case-insensitive, as in Key Vault; the spelling of the first version is kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import bundles, certs, keys
+from .errors import FakeVaultError, bad_parameter, disabled, not_found
+
+COLLECTIONS = ("secrets", "keys", "certificates")
+NAME_RE = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
+PAGE_SIZE = 25
+#: The service's limit on a secret value (bytes, UTF-8).
+MAX_SECRET_BYTES = 25 * 1024
+#: Placeholder used in ids for calls made before the server has a URL.
+UNSTARTED_URL = "https://fake-vault.invalid/"
+
+
+@dataclass
+class Version:
+    """One version of a secret, key or certificate. Only the fields of its collection are set."""
+
+    id: str
+    seq: int
+    created: int
+    updated: int
+    enabled: bool = True
+    nbf: int | None = None
+    exp: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    value: str | None = None  # secrets
+    content_type: str | None = None  # secrets
+    jwk: dict[str, Any] | None = None  # keys (private members included)
+    key_ops: list[str] | None = None  # keys
+    cer: str | None = None  # certificates
+    x5t: str | None = None  # certificates
+
+
+@dataclass
+class Item:
+    """A named object: its versions in creation order (the last is the current one)."""
+
+    name: str
+    versions: list[Version] = field(default_factory=list)
+    managed: bool = False  # a secret or key that backs a certificate
+    policy: dict[str, Any] | None = None  # certificates
+
+
+def check_collection(collection: str) -> None:
+    if collection not in COLLECTIONS:
+        raise ValueError(f"collection must be one of {', '.join(COLLECTIONS)}, not {collection!r}")
+
+
+def check_name(name: str) -> None:
+    if not NAME_RE.match(name):
+        raise bad_parameter(
+            f"The request URI contains an invalid name: {name[:130]!r}. Names are 1-127 characters: "
+            "letters, digits and dashes."
+        )
+
+
+def _optional_int(attrs: dict[str, Any], key: str) -> int | None:
+    value = attrs.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad_parameter(f"Attribute '{key}' must be a unix time in seconds.")
+    return int(value)
+
+
+def _parse_attributes(body: dict[str, Any], key: str = "attributes") -> dict[str, Any]:
+    """``enabled``/``nbf``/``exp`` given in a body; read-only attributes are ignored like the service does."""
+    attrs = body.get(key)
+    if attrs is None:
+        return {}
+    if not isinstance(attrs, dict):
+        raise bad_parameter(f"'{key}' must be an object.")
+    out: dict[str, Any] = {}
+    if attrs.get("enabled") is not None:
+        if not isinstance(attrs["enabled"], bool):
+            raise bad_parameter("Attribute 'enabled' must be true or false.")
+        out["enabled"] = attrs["enabled"]
+    for name in ("nbf", "exp"):
+        if name in attrs:
+            out[name] = _optional_int(attrs, name)
+    return out
+
+
+def _parse_tags(body: dict[str, Any]) -> dict[str, str] | None:
+    tags = body.get("tags")
+    if tags is None:
+        return None
+    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
+        raise bad_parameter("'tags' must be an object of string values.")
+    return dict(tags)
+
+
+def _optional_str(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise bad_parameter(f"'{key}' must be a string.")
+    return value
+
+
+def encode_skiptoken(marker: str) -> str:
+    raw = json.dumps({"NextMarker": marker, "TargetLocation": 0}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode_skiptoken(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        marker = json.loads(raw)["NextMarker"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise bad_parameter("The $skiptoken is not valid.") from exc
+    if not isinstance(marker, str):
+        raise bad_parameter("The $skiptoken is not valid.")
+    return marker
+
+
+class VaultState:
+    """All objects of one fake vault. Thread-safe: every public method takes the lock."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._items: dict[str, dict[str, Item]] = {c: {} for c in COLLECTIONS}
+        self._deleted: dict[str, dict[str, tuple[Item, int]]] = {c: {} for c in COLLECTIONS}
+        self._seq = 0
+        #: Base of every id, ``https://host:port/``; set by the server once it listens.
+        self.vault_url = UNSTARTED_URL
+
+    # -- helpers (lock held) -------------------------------------------------------------
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _new_version(self, now: int, version_id: str | None = None) -> Version:
+        self._seq += 1
+        return Version(id=version_id or uuid.uuid4().hex, seq=self._seq, created=now, updated=now)
+
+    def _item(self, collection: str, name: str) -> Item:
+        check_name(name)
+        item = self._items[collection].get(name.lower())
+        if item is None or not item.versions:
+            raise not_found(collection, name)
+        return item
+
+    def _version(self, collection: str, name: str, version: str) -> tuple[Item, Version]:
+        item = self._item(collection, name)
+        if not version:
+            return item, item.versions[-1]
+        wanted = version.lower()
+        for v in item.versions:
+            if v.id == wanted:
+                return item, v
+        raise not_found(collection, name, version)
+
+    def _check_not_deleted(self, collection: str, name: str) -> None:
+        if name.lower() in self._deleted[collection]:
+            kind = collection[:-1].capitalize()
+            raise FakeVaultError(
+                409,
+                "Conflict",
+                f"{kind} {name} is currently in a deleted but recoverable state, and its name cannot be "
+                f"reused; in this state, the {kind.lower()} can only be recovered or purged.",
+                inner="ObjectIsDeletedButRecoverable",
+            )
+
+    def _check_unmanaged(self, collection: str, name: str) -> None:
+        item = self._items[collection].get(name.lower())
+        if item is not None and item.managed:
+            raise FakeVaultError(
+                409,
+                "Conflict",
+                f"The {collection[:-1]} {name} is managed by a certificate and cannot be "
+                "changed directly; import a new version of the certificate instead.",
+            )
+
+    def _add_version(self, collection: str, name: str, version: Version, *, managed: bool = False) -> Item:
+        item = self._items[collection].setdefault(name.lower(), Item(name=name, managed=managed))
+        item.versions.append(version)
+        return item
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def get(self, collection: str, name: str, version: str = "") -> dict[str, Any]:
+        """GET one version (``""`` = the current one). Disabled versions are refused with 403."""
+        with self._lock:
+            item, v = self._version(collection, name, version)
+            if not v.enabled:
+                raise disabled(collection)
+            return bundles.bundle(self.vault_url, collection, item, v)
+
+    def get_policy(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            item = self._item("certificates", name)
+            return bundles.policy(self.vault_url, item)
+
+    def list_page(self, collection: str, *, maxresults: int, skiptoken: str | None) -> tuple[list[dict], str | None]:
+        """One page of current versions, ordered by name; returns ``(items, next marker or None)``."""
+        marker = decode_skiptoken(skiptoken) if skiptoken else ""
+        with self._lock:
+            names = sorted(k for k, item in self._items[collection].items() if item.versions and k > marker)
+            page = names[:maxresults]
+            out = [
+                bundles.list_item(self.vault_url, collection, item, item.versions[-1], versioned_id=False)
+                for item in (self._items[collection][k] for k in page)
+            ]
+            more = len(names) > maxresults
+            return out, (encode_skiptoken(page[-1]) if more else None)
+
+    def list_versions_page(
+        self, collection: str, name: str, *, maxresults: int, skiptoken: str | None
+    ) -> tuple[list[dict], str | None]:
+        """One page of an object's versions, oldest first (404 when the object does not exist)."""
+        marker = 0
+        if skiptoken:
+            try:
+                marker = int(decode_skiptoken(skiptoken))
+            except ValueError as exc:
+                raise bad_parameter("The $skiptoken is not valid.") from exc
+        with self._lock:
+            item = self._item(collection, name)
+            rest = [v for v in item.versions if v.seq > marker]
+            page = rest[:maxresults]
+            out = [bundles.list_item(self.vault_url, collection, item, v, versioned_id=True) for v in page]
+            more = len(rest) > maxresults
+            return out, (encode_skiptoken(str(page[-1].seq)) if more else None)
+
+    # -- secrets -----------------------------------------------------------------------------
+
+    def set_secret(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /secrets/{name}``: a new version."""
+        check_name(name)
+        value = body.get("value")
+        if not isinstance(value, str):
+            raise bad_parameter("The secret 'value' must be a string.")
+        if len(value.encode("utf-8")) > MAX_SECRET_BYTES:
+            raise bad_parameter(f"The secret value is larger than the service limit of {MAX_SECRET_BYTES} bytes.")
+        content_type = _optional_str(body, "contentType")
+        tags = _parse_tags(body)
+        attrs = _parse_attributes(body)
+        with self._lock:
+            self._check_not_deleted("secrets", name)
+            self._check_unmanaged("secrets", name)
+            v = self._new_version(self._now())
+            v.value, v.content_type, v.tags = value, content_type, tags or {}
+            for key, val in attrs.items():
+                setattr(v, key, val)
+            item = self._add_version("secrets", name, v)
+            return bundles.secret(self.vault_url, item, v)
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def create_key(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /keys/{name}/create``."""
+        check_name(name)
+        kty = body.get("kty")
+        if not isinstance(kty, str):
+            raise bad_parameter("'kty' is required.")
+        for member in ("key_size", "public_exponent"):
+            if body.get(member) is not None and not isinstance(body[member], int):
+                raise bad_parameter(f"'{member}' must be an integer.")
+        jwk = keys.generate(
+            kty,
+            key_size=body.get("key_size"),
+            crv=_optional_str(body, "crv"),
+            public_exponent=body.get("public_exponent"),
+        )
+        return self._store_key(name, jwk, body)
+
+    def import_key(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /keys/{name}`` with a JWK; private members are kept but never returned."""
+        check_name(name)
+        hsm = body.get("Hsm")
+        jwk = keys.validate_import(body.get("key"), hsm=hsm is True)
+        return self._store_key(name, jwk, body)
+
+    def _store_key(self, name: str, jwk: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        ops = body.get("key_ops", jwk.get("key_ops"))
+        if ops is not None and not (isinstance(ops, list) and all(isinstance(o, str) for o in ops)):
+            raise bad_parameter("'key_ops' must be a list of strings.")
+        tags = _parse_tags(body)
+        attrs = _parse_attributes(body)
+        with self._lock:
+            self._check_not_deleted("keys", name)
+            self._check_unmanaged("keys", name)
+            v = self._new_version(self._now())
+            v.jwk = {k: val for k, val in jwk.items() if k != "key_ops"}
+            v.key_ops = list(ops) if ops is not None else keys.default_ops(jwk["kty"])
+            v.tags = tags or {}
+            for key, val in attrs.items():
+                setattr(v, key, val)
+            item = self._add_version("keys", name, v)
+            return bundles.key(self.vault_url, item, v)
+
+    # -- certificates ------------------------------------------------------------------------------
+
+    def import_certificate(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /certificates/{name}/import``: one version of the certificate, its key and its secret."""
+        check_name(name)
+        value = body.get("value")
+        if not isinstance(value, str) or not value:
+            raise bad_parameter("The certificate 'value' (base64 PFX or PEM) is required.")
+        password = _optional_str(body, "pwd")
+        requested = body.get("policy") or {}
+        if not isinstance(requested, dict):
+            raise bad_parameter("'policy' must be an object.")
+        key_req = requested.get("key_props") or {}
+        secret_req = requested.get("secret_props") or {}
+        if not isinstance(key_req, dict) or not isinstance(secret_req, dict):
+            raise bad_parameter("'policy.key_props' and 'policy.secret_props' must be objects.")
+        material = certs.parse_upload(certs.decode_upload(value), password)
+        content_type = _optional_str(secret_req, "contentType") or material.source_format
+        if content_type not in certs.CONTENT_TYPES:
+            raise bad_parameter(
+                f"Unsupported certificate content type {content_type!r}; use {' or '.join(certs.CONTENT_TYPES)}."
+            )
+        key_props = certs.key_props(material, key_req)
+        secret_value = certs.secret_value(material, content_type, exportable=key_props["exportable"])
+        tags = _parse_tags(body)
+        attrs = _parse_attributes(body)
+        nbf, exp = certs.validity(material.leaf)
+        jwk = certs.public_key_jwk(material)
+
+        with self._lock:
+            for collection in COLLECTIONS:
+                self._check_not_deleted(collection, name)
+            for collection in ("secrets", "keys"):
+                existing = self._items[collection].get(name.lower())
+                if existing is not None and not existing.managed:
+                    raise FakeVaultError(
+                        409,
+                        "Conflict",
+                        f"There is already a {collection[:-1]} named {name} that is not managed by a certificate.",
+                    )
+            now = self._now()
+            version_id = uuid.uuid4().hex
+            made = {}
+            for collection in COLLECTIONS:
+                v = self._new_version(now, version_id)
+                v.nbf, v.exp = nbf, exp
+                v.enabled = attrs.get("enabled", True)
+                made[collection] = v
+            cert_v, key_v, secret_v = made["certificates"], made["keys"], made["secrets"]
+            cert_v.tags = tags or {}
+            cert_v.cer, cert_v.x5t = certs.cer(material.leaf), certs.x5t(material.leaf)
+            key_v.jwk = jwk
+            key_v.key_ops = keys.default_ops(jwk["kty"])
+            secret_v.value, secret_v.content_type = secret_value, content_type
+            self._add_version("keys", name, key_v, managed=True)
+            self._add_version("secrets", name, secret_v, managed=True)
+            item = self._add_version("certificates", name, cert_v)
+            item.policy = self._policy(item, requested, key_props, content_type, material, now)
+            return bundles.certificate(self.vault_url, item, cert_v)
+
+    @staticmethod
+    def _policy(
+        item: Item,
+        requested: dict[str, Any],
+        key_props: dict[str, Any],
+        content_type: str,
+        material: certs.CertMaterial,
+        now: int,
+    ) -> dict[str, Any]:
+        created = item.policy["attributes"]["created"] if item.policy else now
+        issuer = requested.get("issuer")
+        if not (isinstance(issuer, dict) and issuer.get("name")):
+            issuer = None
+        actions = requested.get("lifetime_actions")
+        return {
+            "key_props": key_props,
+            "secret_props": {"contentType": content_type},
+            "x509_props": certs.x509_props(material.leaf),
+            "lifetime_actions": actions
+            if isinstance(actions, list)
+            else [{"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "EmailContacts"}}],
+            "issuer": issuer or {"name": "Unknown"},
+            "attributes": {"enabled": True, "created": created, "updated": now},
+        }
+
+    # -- updates ------------------------------------------------------------------------------------
+
+    def update(self, collection: str, name: str, version: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH /{collection}/{name}/{version}``: attributes, tags, contentType or key_ops."""
+        tags = _parse_tags(body)
+        attrs = _parse_attributes(body)
+        content_type = _optional_str(body, "contentType") if collection == "secrets" else None
+        ops = body.get("key_ops") if collection == "keys" else None
+        if ops is not None and not (isinstance(ops, list) and all(isinstance(o, str) for o in ops)):
+            raise bad_parameter("'key_ops' must be a list of strings.")
+        with self._lock:
+            item, v = self._version(collection, name, version)
+            for key, val in attrs.items():
+                setattr(v, key, val)
+            if tags is not None:
+                v.tags = tags
+            if content_type is not None:
+                v.content_type = content_type
+            if ops is not None:
+                v.key_ops = list(ops)
+            v.updated = self._now()
+            if collection == "certificates" and "enabled" in attrs:
+                self._propagate_enabled(item.name, v.id, attrs["enabled"], v.updated)
+            if collection == "secrets":
+                return bundles.secret(self.vault_url, item, v, with_value=False)
+            return bundles.bundle(self.vault_url, collection, item, v)
+
+    def _propagate_enabled(self, name: str, version_id: str, enabled: bool, now: int) -> None:
+        """Disabling a certificate version disables its key and secret too."""
+        for collection in ("keys", "secrets"):
+            item = self._items[collection].get(name.lower())
+            for v in item.versions if item else ():
+                if v.id == version_id:
+                    v.enabled, v.updated = enabled, now
+
+    def set_enabled(self, collection: str, name: str, version: str | None, enabled: bool) -> str:
+        """Enable or disable one version (``None`` = current); returns the version id."""
+        check_collection(collection)
+        bundle = self.update(collection, name, version or "", {"attributes": {"enabled": enabled}})
+        ident = bundle["id"] if "id" in bundle else bundle["key"]["kid"]
+        return ident.rsplit("/", 1)[1]
+
+    # -- delete -------------------------------------------------------------------------------------
+
+    def delete(self, collection: str, name: str) -> dict[str, Any]:
+        """``DELETE /{collection}/{name}``: the object becomes deleted-but-recoverable (its name is blocked)."""
+        with self._lock:
+            item = self._item(collection, name)
+            if item.managed:
+                raise FakeVaultError(
+                    403,
+                    "Forbidden",
+                    f"The {collection[:-1]} {item.name} is managed by a certificate; delete the certificate instead.",
+                )
+            now = self._now()
+            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            for coll in related:
+                moved = self._items[coll].pop(name.lower(), None)
+                if moved is not None:
+                    self._deleted[coll][name.lower()] = (moved, now)
+            return bundles.deleted(self.vault_url, collection, item, item.versions[-1], now)
+
+    def get_deleted(self, collection: str, name: str) -> dict[str, Any]:
+        with self._lock:
+            check_name(name)
+            found = self._deleted[collection].get(name.lower())
+            if found is None:
+                raise not_found(collection, name)
+            item, when = found
+            return bundles.deleted(self.vault_url, collection, item, item.versions[-1], when)
+
+    def purge(self, collection: str, name: str) -> None:
+        """``DELETE /deleted{collection}/{name}``: forget it; a certificate takes its key and secret along."""
+        with self._lock:
+            check_name(name)
+            if name.lower() not in self._deleted[collection]:
+                raise not_found(collection, name)
+            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            for coll in related:
+                self._deleted[coll].pop(name.lower(), None)

@@ -1,0 +1,122 @@
+"""Routing of the Key Vault REST API onto ``VaultState``: paths, query parameters and JSON bodies.
+
+No HTTP plumbing here: the server has already checked the bearer token. A route returns
+``(status, json body or None)`` or raises ``FakeVaultError``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from .errors import FakeVaultError, bad_parameter
+from .state import COLLECTIONS, PAGE_SIZE, VaultState
+
+DELETED = {f"deleted{c}": c for c in COLLECTIONS}
+Response = tuple[int, Any]
+
+
+def is_vault_path(segments: list[str]) -> bool:
+    return bool(segments) and (segments[0] in COLLECTIONS or segments[0] in DELETED)
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise bad_parameter("The request body is missing.")
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_parameter("The request body is not valid JSON.") from exc
+    if not isinstance(parsed, dict):
+        raise bad_parameter("The request body must be a JSON object.")
+    return parsed
+
+
+def _maxresults(query: dict[str, str]) -> int:
+    raw = query.get("maxresults")
+    if raw is None or raw == "":
+        return PAGE_SIZE
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise bad_parameter(f"Invalid maxresults {raw!r}: must be an integer from 1 to {PAGE_SIZE}.") from exc
+    if not 1 <= value <= PAGE_SIZE:
+        raise bad_parameter(f"Invalid maxresults {value}: must be from 1 to {PAGE_SIZE}.")
+    return value
+
+
+def _page(
+    state: VaultState, path: str, query: dict[str, str], items: list[dict], marker: str | None, maxresults: int
+) -> Response:
+    next_link = None
+    if marker is not None:
+        api = quote(query.get("api-version", ""), safe="")
+        next_link = f"{state.vault_url}{path}?api-version={api}&$skiptoken={marker}&maxresults={maxresults}"
+    return 200, {"value": items, "nextLink": next_link}
+
+
+def _method_not_allowed(method: str, path: str) -> FakeVaultError:
+    return FakeVaultError(405, "MethodNotAllowed", f"The method {method} is not allowed on {path}.")
+
+
+def handle(state: VaultState, method: str, segments: list[str], query: dict[str, str], body: bytes) -> Response:
+    """Serve one authenticated vault request; ``segments`` is the decoded path split on ``/``."""
+    if "api-version" not in query:
+        raise bad_parameter("The 'api-version' query parameter is missing.")
+    head = segments[0]
+    path = "/" + "/".join(segments)
+    if head in DELETED:
+        collection = DELETED[head]
+        if len(segments) != 2 or not segments[1]:
+            raise FakeVaultError(404, "NotFound", f"No route for {path}.")
+        if method == "GET":
+            return 200, state.get_deleted(collection, segments[1])
+        if method == "DELETE":
+            state.purge(collection, segments[1])
+            return 204, None
+        raise _method_not_allowed(method, path)
+
+    collection = head
+    rest = segments[1:]
+    if not rest or rest == [""]:
+        if method != "GET":
+            raise _method_not_allowed(method, path)
+        maxresults = _maxresults(query)
+        items, marker = state.list_page(collection, maxresults=maxresults, skiptoken=query.get("$skiptoken"))
+        return _page(state, collection, query, items, marker, maxresults)
+
+    name = rest[0]
+    if len(rest) == 1:
+        if method == "GET":
+            return 200, state.get(collection, name)
+        if method == "PUT" and collection == "secrets":
+            return 200, state.set_secret(name, _json_body(body))
+        if method == "PUT" and collection == "keys":
+            return 200, state.import_key(name, _json_body(body))
+        if method == "PATCH":
+            return 200, state.update(collection, name, "", _json_body(body))
+        if method == "DELETE":
+            return 200, state.delete(collection, name)
+        raise _method_not_allowed(method, path)
+
+    if len(rest) != 2:
+        raise FakeVaultError(404, "NotFound", f"No route for {path}.")
+    sub = rest[1]
+    if sub == "versions" and method == "GET":
+        maxresults = _maxresults(query)
+        items, marker = state.list_versions_page(
+            collection, name, maxresults=maxresults, skiptoken=query.get("$skiptoken")
+        )
+        return _page(state, f"{collection}/{quote(name)}/versions", query, items, marker, maxresults)
+    if collection == "keys" and sub == "create" and method == "POST":
+        return 200, state.create_key(name, _json_body(body))
+    if collection == "certificates" and sub == "import" and method == "POST":
+        return 200, state.import_certificate(name, _json_body(body))
+    if collection == "certificates" and sub == "policy" and method == "GET":
+        return 200, state.get_policy(name)
+    if method == "GET":
+        return 200, state.get(collection, name, sub)
+    if method == "PATCH":
+        return 200, state.update(collection, name, sub, _json_body(body))
+    raise _method_not_allowed(method, path)
