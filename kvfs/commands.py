@@ -16,6 +16,7 @@ from .config import load_provider_class
 from .daemon import MountOptions, VaultOptions, open_backend, run_mount
 from .errors import ConfigError, KvfsError
 from .loader import load_all
+from .mountpoint import prepare_mountpoint
 from .store import Snapshot
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def mount(args: argparse.Namespace) -> int:
     from .cli import run_trio
 
     provider_class = load_provider_class(args.config)
+    prepare_mountpoint(args.mountpoint)  # fail on a bad mountpoint before touching the network
     backend = open_backend(provider_class, _vault_options(args))
     try:
         run_trio(lambda: run_mount(provider_class, backend, _mount_options(args, args.mountpoint)))

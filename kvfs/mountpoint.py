@@ -28,16 +28,15 @@ def prepare_mountpoint(mountpoint: Path) -> None:
     """Fail early and clearly, and clear a stale mount a killed daemon left behind."""
     if not FUSE_DEVICE.exists():
         raise MountError("/dev/fuse does not exist: install fuse3, or run the container with the /dev/fuse device")
+    if _is_stale(mountpoint):
+        log.warning("%s is a stale FUSE mount (transport endpoint is not connected): unmounting it", mountpoint)
+        lazy_unmount(mountpoint)
     try:
         mountpoint.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"mountpoint {mountpoint} does not exist: create it first") from None
     except OSError as exc:
-        if exc.errno == errno.ENOTCONN:
-            log.warning("%s is a stale FUSE mount (transport endpoint is not connected): unmounting it", mountpoint)
-            lazy_unmount(mountpoint)
-        elif exc.errno == errno.ENOENT:
-            raise ConfigError(f"mountpoint {mountpoint} does not exist: create it first") from None
-        else:
-            raise MountError(f"mountpoint {mountpoint}: {exc.strerror}") from None
+        raise MountError(f"mountpoint {mountpoint}: {exc.strerror}") from None
     if not mountpoint.is_dir():
         raise ConfigError(f"mountpoint {mountpoint} is not a directory")
     if os.path.ismount(mountpoint):
@@ -48,6 +47,16 @@ def prepare_mountpoint(mountpoint: Path) -> None:
                 raise ConfigError(f"mountpoint {mountpoint} is not empty: kvfs mounts only on an empty directory")
     except PermissionError:
         raise MountError(f"mountpoint {mountpoint}: permission denied") from None
+
+
+def _is_stale(mountpoint: Path) -> bool:
+    """A mount whose daemon died answers ENOTCONN (stat may still succeed from the kernel's cache)."""
+    try:
+        with os.scandir(mountpoint):
+            pass
+    except OSError as exc:
+        return exc.errno == errno.ENOTCONN
+    return False
 
 
 def lazy_unmount(mountpoint: Path) -> None:

@@ -82,7 +82,7 @@ class KvfsProcess:
             if self.process.poll() is not None:
                 self.stdout, self.stderr = self.process.communicate()
                 raise AssertionError(f"kvfs exited with {self.process.returncode} before mounting:\n{self.stderr}")
-            return os.path.ismount(self.mountpoint)
+            return is_live_mount(self.mountpoint)
 
         wait_for(ready, timeout=timeout, what=f"{self.mountpoint} to be mounted")
 
@@ -102,6 +102,11 @@ class KvfsProcess:
         return self.process.returncode
 
 
+def is_live_mount(path: Path) -> bool:
+    """Mounted and answering (a stale mount still looks mounted to ismount, from the kernel's cache)."""
+    return os.path.ismount(path) and not _is_stale(path)
+
+
 def force_unmount(mountpoint: Path) -> None:
     """Test clean-up: never leave a mount behind, whatever the test did."""
     if os.path.ismount(mountpoint) or _is_stale(mountpoint):
@@ -110,7 +115,7 @@ def force_unmount(mountpoint: Path) -> None:
 
 def _is_stale(path: Path) -> bool:
     try:
-        path.stat()
+        os.listdir(path)
     except OSError as exc:
         return exc.errno == 107  # ENOTCONN
     return False

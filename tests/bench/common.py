@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kvfs.fakevault import FakeVault
-from tests.helpers import force_unmount, provider_class_yaml, wait_for
+from tests.helpers import force_unmount, is_live_mount, provider_class_yaml, wait_for
 
 HERE = Path(__file__).parent
 
@@ -72,7 +72,7 @@ def kvfs_mount(vault: FakeVault, objects: list[dict[str, object]], *args: str) -
         )  # fmt: skip
         mounted = MountedKvfs(process, mountpoint, started)
         try:
-            wait_for(lambda: os.path.ismount(mountpoint) or process.poll() is not None, timeout=60, interval=0.002)
+            wait_for(lambda: is_live_mount(mountpoint) or process.poll() is not None, timeout=60, interval=0.002)
             if process.poll() is not None:
                 raise RuntimeError(f"kvfs exited: {process.communicate()[1]}")
             mounted.ready_after = time.monotonic() - started

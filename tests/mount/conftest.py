@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
@@ -15,11 +17,15 @@ MountFactory = Callable[..., KvfsProcess]
 
 
 @pytest.fixture
-def mountpoint(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "mnt"
+def mountpoint() -> Iterator[Path]:
+    """An empty folder other users can reach (pytest's tmp_path is private to root)."""
+    parent = Path(tempfile.mkdtemp(prefix="kvfs-test-"))
+    parent.chmod(0o755)
+    path = parent / "mnt"
     path.mkdir()
     yield path
     force_unmount(path)
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 def kvfs_env(vault: FakeVault, extra: Mapping[str, str] | None = None) -> dict[str, str]:

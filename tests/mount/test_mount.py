@@ -204,4 +204,6 @@ def test_a_bad_mountpoint_is_a_one_line_usage_error(
     process = start_kvfs([{"objectName": "s", "objectType": "secret"}], wait=False, target=target)
     assert process.wait_exit() == 2
     lines = process.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kvfs: error: mountpoint") and str(target) in lines[0]
+    assert len(lines) == 1, lines  # nothing else happens before the check
+    assert lines[0].startswith("kvfs: error: mountpoint")
+    assert str(target) in lines[0]
