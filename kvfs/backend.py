@@ -8,7 +8,8 @@ that name the object and say what to do; nothing above this module sees an Azure
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -22,9 +23,6 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from azure.core.pipeline.transport import RequestsTransport
-from azure.keyvault.certificates import CertificateClient
-from azure.keyvault.keys import KeyClient
-from azure.keyvault.secrets import SecretClient
 
 from .config import ObjectSpec
 from .errors import (
@@ -48,12 +46,17 @@ _ROLE_HINT = {
 }
 
 
+#: Objects fetched at once. The provider fetches one at a time; 16 loads 200 objects at 50 ms per
+#: request in about a second, and stays far below Key Vault's 4,000 reads per 10 s per vault.
+DEFAULT_CONCURRENCY = 16
+
+
 @dataclass(frozen=True)
 class BackendSettings:
     vault_url: str
     emulator: bool = False  # relaxes challenge-resource verification: only for an explicit --vault-url
     ca_file: str | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     retry_total: int = 3
@@ -62,30 +65,51 @@ class BackendSettings:
 class VaultBackend:
     """Fetches one version of an object; sync methods run in threads, async ones for trio callers."""
 
-    def __init__(self, settings: BackendSettings, credential: TokenCredential) -> None:
+    def __init__(
+        self, settings: BackendSettings, credential: TokenCredential, kinds: Iterable[str] = ("secret", "key", "cert")
+    ) -> None:
+        """Clients are made only for the object kinds in use: each SDK package costs ~0.1 s to import."""
         self.settings = settings
         self.limiter = trio.CapacityLimiter(settings.concurrency)
-        self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, settings.concurrency))
-        self._session.mount("https://", adapter)
-        self.secrets = SecretClient(settings.vault_url, credential, **self._client_options())
-        self.keys = KeyClient(settings.vault_url, credential, **self._client_options())
-        self.certificates = CertificateClient(settings.vault_url, credential, **self._client_options())
+        self._session = _session(settings)
+        self._clients: list[Any] = []
+        kinds = set(kinds)
+        if "secret" in kinds:
+            from azure.keyvault.secrets import SecretClient
+
+            self.secrets = self._client(SecretClient, credential)
+        if "key" in kinds:
+            from azure.keyvault.keys import KeyClient
+
+            self.keys = self._client(KeyClient, credential)
+        if "cert" in kinds:
+            from azure.keyvault.certificates import CertificateClient
+
+            self.certificates = self._client(CertificateClient, credential)
+
+    def _client(self, client_type: Callable[..., T], credential: TokenCredential) -> T:
+        client = client_type(self.settings.vault_url, credential, **self._client_options())
+        self._clients.append(client)
+        return client
 
     def _client_options(self) -> dict[str, Any]:
         s = self.settings
-        transport_options: dict[str, Any] = {"connection_timeout": s.connect_timeout, "read_timeout": s.read_timeout}
-        if s.ca_file:
-            transport_options["connection_verify"] = s.ca_file
+        transport = RequestsTransport(
+            session=self._session,
+            session_owner=False,
+            connection_timeout=s.connect_timeout,
+            read_timeout=s.read_timeout,
+            connection_verify=_ca_bundle(s) or True,
+        )
         return {
-            "transport": RequestsTransport(session=self._session, session_owner=False, **transport_options),
+            "transport": transport,
             "verify_challenge_resource": not s.emulator,
             "retry_total": s.retry_total,
             "retry_backoff_max": 8,
         }
 
     def close(self) -> None:
-        for client in (self.secrets, self.keys, self.certificates):
+        for client in self._clients:
             client.close()
         self._session.close()
 
@@ -145,6 +169,25 @@ class VaultBackend:
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
             cer=bytes(cert.cer or b""),
         )
+
+
+def _ca_bundle(settings: BackendSettings) -> str | None:
+    """--ca-file, else the bundle requests would take from the environment."""
+    return settings.ca_file or os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+
+
+def _session(settings: BackendSettings) -> requests.Session:
+    """One connection pool for all clients, sized for the concurrency bound.
+
+    The environment (proxies, CA bundle) is read once here instead of on every request, which
+    requests would otherwise do at a cost of about a millisecond of CPU per call.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(settings.vault_url))
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, settings.concurrency))
+    session.mount("https://", adapter)
+    return session
 
 
 def _first_line(text: str, limit: int = 200) -> str:

@@ -17,6 +17,7 @@ from typing import NoReturn, TypeVar
 import trio
 
 from . import __version__
+from .backend import DEFAULT_CONCURRENCY
 from .errors import ConfigError, KvfsError
 
 log = logging.getLogger("kvfs")
@@ -47,7 +48,10 @@ def _add_vault_options(parser: argparse.ArgumentParser) -> None:
         "[env KVFS_CA_FILE]",
     )
     group.add_argument(
-        "--concurrency", type=_positive_int, default=8, help="objects fetched at once (default %(default)s)"
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        help="objects fetched at once (default %(default)s)",
     )
     group.add_argument(
         "--request-timeout",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyfuse3
 import trio
 
-from .backend import BackendSettings, VaultBackend
+from .backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
 from .config import ProviderClass
 from .errors import ConfigError, MountError
 from .fs import KvfsOperations
@@ -35,7 +35,7 @@ class VaultOptions:
 
     vault_url: str | None = None
     ca_file: str | None = None
-    concurrency: int = 8
+    concurrency: int = DEFAULT_CONCURRENCY
     read_timeout: float = 15.0
 
 
@@ -69,7 +69,7 @@ def open_backend(
         read_timeout=options.read_timeout,
     )
     log.info("vault %s%s", url, " (emulator: challenge-resource check relaxed)" if emulator else "")
-    return VaultBackend(settings, credential)
+    return VaultBackend(settings, credential, kinds={spec.type for spec in provider_class.objects})
 
 
 def raise_first_failure(provider_class: ProviderClass, loaded: Loaded) -> None:
