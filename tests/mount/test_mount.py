@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from kvfs.fakevault import FakeVault
 from tests.conftest import sdk_options
+from tests.helpers import KvfsProcess
 from tests.mount.conftest import MountFactory
 
 NOBODY = 65534
@@ -207,3 +208,27 @@ def test_a_bad_mountpoint_is_a_one_line_usage_error(
     assert len(lines) == 1, lines  # nothing else happens before the check
     assert lines[0].startswith("kvfs: error: mountpoint")
     assert str(target) in lines[0]
+
+
+def test_secret_values_never_reach_the_logs_even_at_debug_level(
+    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path
+) -> None:
+    value = "do-not-log-me-4f9c2b"
+    vault.set_secret("s", value)
+    process = start_kvfs([{"objectName": "s", "objectType": "secret"}], env={"KVFS_LOG_LEVEL": "debug"})
+    assert (mountpoint / "s").read_text() == value
+    assert process.stop() == 0
+    assert "ready:" in process.stderr  # the debug log was captured
+    assert value not in process.stderr + process.stdout
+
+
+def test_demo_mounts_the_sample_objects_and_stops_cleanly(mountpoint: Path) -> None:
+    demo = KvfsProcess(["demo", str(mountpoint)], dict(os.environ), mountpoint)
+    demo.wait_ready()
+    names = sorted(os.listdir(mountpoint))
+    assert names == ["password", "signing-key.pem", "tls.crt", "tls.pem"]
+    assert (mountpoint / "tls.crt").read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    assert stat.S_IMODE((mountpoint / "tls.pem").stat().st_mode) == 0o600
+    assert demo.stop() == 0
+    assert "kvfs demo:" in demo.stdout
+    assert not os.path.ismount(mountpoint)
