@@ -42,7 +42,10 @@ def build_credential(
     """The azure-identity credential the class selects. Raises ConfigError when its inputs are missing."""
     environ = os.environ if environ is None else environ
     authority = authority_host(provider_class, environ)
-    transport: dict[str, Any] = {"connection_verify": ca_file} if ca_file else {}
+    # azure-identity's transports wait 300 s by default; a token request that slow is a failure.
+    transport: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15}
+    if ca_file:
+        transport["connection_verify"] = ca_file
 
     if provider_class.client_id:
         token_file = environ.get(TOKEN_FILE_VARIABLE, "")

@@ -130,3 +130,42 @@ def test_check_reads_the_class_from_an_environment_variable(vault: FakeVault) ->
     result = kvfs("check", "env:SPC_YAML", env=env)
     assert result.returncode == 0, result.stderr
     assert "present" in result.stdout
+
+
+def test_fake_vault_command_writes_its_state_and_serves_the_sdk(tmp_path: Path) -> None:
+    import json
+    import signal
+
+    from azure.identity import WorkloadIdentityCredential
+    from azure.keyvault.secrets import SecretClient
+
+    from tests.helpers import wait_for
+
+    state = tmp_path / "state"
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("secrets:\n  - name: seeded\n    value: from-the-seed\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kvfs", "fake-vault", "--state-dir", str(state), "--seed", str(seed)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        info_file = wait_for(lambda: (state / "fake-vault.json").is_file() and state / "fake-vault.json", timeout=30)
+        info = json.loads(info_file.read_text())
+        assert set(info) >= {"vault_url", "authority_host", "tenant_id", "client_id", "token_file", "ca_file"}
+        credential = WorkloadIdentityCredential(
+            tenant_id=info["tenant_id"],
+            client_id=info["client_id"],
+            token_file_path=info["token_file"],
+            authority=info["authority_host"],
+            connection_verify=info["ca_file"],
+        )
+        client = SecretClient(
+            info["vault_url"], credential, verify_challenge_resource=False, connection_verify=info["ca_file"]
+        )
+        assert client.get_secret("seeded").value == "from-the-seed"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
