@@ -167,5 +167,5 @@ def test_fake_vault_command_writes_its_state_and_serves_the_sdk(tmp_path: Path) 
         assert client.get_secret("seeded").value == "from-the-seed"
     finally:
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)
+        _out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
