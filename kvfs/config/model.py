@@ -1,0 +1,101 @@
+"""What a validated SecretProviderClass is: frozen values, built only by the parser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..clouds import CLOUDS, Cloud, vault_url
+
+ObjectType = Literal["secret", "key", "cert"]
+ObjectFormat = Literal["pem", "pfx"]
+ObjectEncoding = Literal["utf-8", "base64", "hex"]
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """One entry of ``parameters.objects``: what to fetch and which file to serve it as."""
+
+    index: int  # position in the objects array, for error messages
+    name: str  # objectName in the vault
+    type: ObjectType
+    alias: str  # file name (objectAlias, default objectName)
+    version: str = ""  # "" means latest ("latest" is normalised to "")
+    format: ObjectFormat = "pem"
+    encoding: ObjectEncoding = "utf-8"
+    permission: int = 0o644
+    # 0: a single file; N > 0: a folder <alias>/0..N-1. The provider serves objectVersionHistory 0
+    # and 1 alike as a single file, so the parser normalises 1 to 0.
+    version_history: int = 0
+    optional: bool = False  # kvfs extension: missing at start does not fail the mount
+    split: bool = False  # kvfs extension (used later): <alias>.crt and <alias>.key beside the file
+
+    def describe(self) -> str:
+        """How error messages name this object: ``objects[2] (objectName "db-password")``."""
+        return f'objects[{self.index}] (objectName "{self.name}")'
+
+    def file_names(self) -> tuple[str, ...]:
+        """The names this object occupies at the top of the mount.
+
+        A history object is one folder named by the alias; otherwise the alias, and with ``split``
+        also ``<alias>.crt`` and ``<alias>.key``. Collisions between objects are checked on these.
+        """
+        if self.version_history:
+            return (self.alias,)
+        if self.split:
+            return (self.alias, f"{self.alias}.crt", f"{self.alias}.key")
+        return (self.alias,)
+
+    def paths(self) -> tuple[str, ...]:
+        """Every file path this object serves, relative to the mount (``alias/0`` for history).
+
+        These are the names ``secretObjects[].data[].objectName`` may refer to, as with the
+        driver, which looks synced content up by the file paths the provider returned.
+        """
+        if self.version_history:
+            return tuple(f"{self.alias}/{i}" for i in range(self.version_history))
+        return self.file_names()
+
+
+@dataclass(frozen=True)
+class SecretObjectData:
+    object_name: str  # the alias (file name) whose content fills the key
+    key: str
+
+
+@dataclass(frozen=True)
+class SecretObject:
+    """One entry of ``spec.secretObjects`` (syncing to Kubernetes comes later)."""
+
+    secret_name: str
+    type: str
+    data: tuple[SecretObjectData, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderClass:
+    """A validated SecretProviderClass."""
+
+    name: str
+    namespace: str
+    keyvault_name: str
+    tenant_id: str
+    cloud_name: str = "AzurePublicCloud"
+    client_id: str = ""
+    use_pod_identity: bool = False
+    use_vm_managed_identity: bool = False
+    user_assigned_identity_id: str = ""
+    objects: tuple[ObjectSpec, ...] = ()
+    secret_objects: tuple[SecretObject, ...] = ()
+
+    @property
+    def cloud(self) -> Cloud:
+        """The Azure cloud of ``cloud_name`` (validated by the parser, so always known)."""
+        return CLOUDS[self.cloud_name.lower()]
+
+    @property
+    def vault_url(self) -> str:
+        """``https://<keyvaultName>.<cloud's vault DNS suffix>/``, as the provider builds it."""
+        return vault_url(self.keyvault_name, self.cloud)
