@@ -119,21 +119,43 @@ class VaultBackend:
         """Run a blocking SDK call in a worker thread under the shared concurrency bound."""
         return await trio.to_thread.run_sync(func, *args, limiter=self.limiter)
 
-    async def fetch(self, spec: ObjectSpec) -> Material:
-        return await self.run(self.fetch_sync, spec)
+    async def fetch(self, spec: ObjectSpec, version: str | None = None) -> Material:
+        return await self.run(self.fetch_sync, spec, version)
+
+    async def versions(self, spec: ObjectSpec) -> list[VersionInfo]:
+        return await self.run(self.versions_sync, spec)
 
     # -- worker-thread side --------------------------------------------------------------------
 
-    def fetch_sync(self, spec: ObjectSpec) -> Material:
-        """One version (pinned or latest) of ``spec``'s object, or a BackendError naming it."""
+    def fetch_sync(self, spec: ObjectSpec, version: str | None = None) -> Material:
+        """One version (``version``, else the pinned one, else latest), or a BackendError naming the object."""
+        version = spec.version if version is None else version
         try:
             if spec.type == "secret":
-                return self._secret(spec.name, spec.version)
+                return self._secret(spec.name, version)
             if spec.type == "key":
-                return self._key(spec.name, spec.version)
-            return self._certificate(spec.name, spec.version)
+                return self._key(spec.name, version)
+            return self._certificate(spec.name, version)
         except Exception as exc:
             raise translate_error(exc, spec) from None
+
+    def versions_sync(self, spec: ObjectSpec) -> list[VersionInfo]:
+        """Every version of the object (enabled or not), in the order the vault lists them."""
+        try:
+            if spec.type == "secret":
+                pages = self.secrets.list_properties_of_secret_versions(spec.name)
+            elif spec.type == "key":
+                pages = self.keys.list_properties_of_key_versions(spec.name)
+            else:
+                pages = self.certificates.list_properties_of_certificate_versions(spec.name)
+            versions = [
+                VersionInfo(spec.name, p.version or "", p.created_on, p.updated_on, bool(p.enabled)) for p in pages
+            ]
+        except Exception as exc:
+            raise translate_error(exc, spec) from None
+        if not versions:
+            raise ObjectNotFound(f"{spec.type} {spec.name!r} was not found in the vault", object_name=spec.name)
+        return versions
 
     def _secret(self, name: str, version: str) -> SecretMaterial:
         secret = self.secrets.get_secret(name, version or None)

@@ -61,6 +61,16 @@ def _add_vault_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--write-cert-and-key-in-separate-files",
+        dest="split_cert_files",
+        action="store_true",
+        help="beside each certificate's file, also write <alias>.crt (certificates) and <alias>.key (the key), "
+        "as the provider's flag of the same name does (per object: split: true)",
+    )
+
+
 def _add_mount_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("files")
     group.add_argument("--uid", type=_non_negative_int, default=os.getuid(), help="owner of the files (default: yours)")
@@ -120,11 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     mount.add_argument("config", metavar="CONFIG", help=config_help)
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", type=Path, help="an existing empty directory")
     _add_vault_options(mount)
+    _add_render_options(mount)
     _add_mount_options(mount)
 
     check = commands.add_parser("check", help="authenticate and fetch every object without mounting; print no values")
     check.add_argument("config", metavar="CONFIG", help=config_help)
     _add_vault_options(check)
+    _add_render_options(check)
 
     fake = commands.add_parser("fake-vault", help="run kvfs's fake Key Vault (HTTPS, with its own token authority)")
     fake.add_argument("--state-dir", type=Path, required=True, help="where fake-vault.json, the CA and token go")

@@ -32,7 +32,13 @@ def _vault_options(args: argparse.Namespace) -> VaultOptions:
 
 
 def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
-    return MountOptions(mountpoint=mountpoint, uid=args.uid, gid=args.gid, allow_other=args.allow_other)
+    return MountOptions(
+        mountpoint=mountpoint,
+        uid=args.uid,
+        gid=args.gid,
+        allow_other=args.allow_other,
+        split_cert_files=getattr(args, "split_cert_files", False),
+    )
 
 
 def mount(args: argparse.Namespace) -> int:
@@ -55,7 +61,7 @@ def check(args: argparse.Namespace) -> int:
     provider_class = load_provider_class(args.config)
     backend = open_backend(provider_class, _vault_options(args))
     try:
-        loaded = run_trio(lambda: load_all(backend, provider_class.objects))
+        loaded = run_trio(lambda: load_all(backend, provider_class.objects, split=args.split_cert_files))
     finally:
         backend.close()
     rows = [("ALIAS", "TYPE", "VERSION", "BYTES", "STATUS")]
@@ -63,7 +69,7 @@ def check(args: argparse.Namespace) -> int:
         if spec.index in loaded.failures:
             rows.append((spec.alias, spec.type, "-", "-", f"error: {loaded.failures[spec.index]}"))
         elif spec.index in loaded.files:
-            material = loaded.materials[spec.index]
+            material = loaded.materials[spec.index][0]
             size = sum(len(f.data) for f in loaded.files[spec.index])
             rows.append((spec.alias, spec.type, material.info.version, str(size), "ok"))
         else:

@@ -45,6 +45,7 @@ class MountOptions:
     uid: int
     gid: int
     allow_other: bool = True
+    split_cert_files: bool = False  # <alias>.crt and <alias>.key beside every certificate's file
 
 
 def open_backend(
@@ -113,7 +114,7 @@ async def run_mount(
                     return
 
         nursery.start_soon(watch_signals)
-        loaded = await load_all(backend, provider_class.objects)
+        loaded = await load_all(backend, provider_class.objects, split=mount.split_cert_files)
         raise_first_failure(provider_class, loaded)
 
         store = Store()

@@ -5,24 +5,26 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import trio
 
 from .backend import VaultBackend
 from .config import ObjectSpec
-from .errors import KvfsError, ObjectNotFound, RenderError
-from .material import Material
+from .errors import KvfsError, ObjectNotFound
+from .material import Material, VersionInfo
 from .render import render
 from .store import FileContent
 
 log = logging.getLogger(__name__)
+_EPOCH = datetime.fromtimestamp(0, UTC)
 
 
 @dataclass
 class Loaded:
     """The outcome of loading a set of objects: what was fetched, what failed, what was optional and missing."""
 
-    materials: dict[int, Material] = field(default_factory=dict)  # by ObjectSpec.index
+    materials: dict[int, list[Material]] = field(default_factory=dict)  # by ObjectSpec.index, newest first
     files: dict[int, list[FileContent]] = field(default_factory=dict)
     failures: dict[int, KvfsError] = field(default_factory=dict)
     missing_optional: list[ObjectSpec] = field(default_factory=list)
@@ -31,30 +33,76 @@ class Loaded:
         return [f for index in sorted(self.files) for f in self.files[index]]
 
 
-def files_for(spec: ObjectSpec, material: Material) -> list[FileContent]:
-    """The files one object version becomes (one file now; several for split or history objects)."""
+def select_history(spec: ObjectSpec, versions: list[VersionInfo]) -> list[str]:
+    """The version ids of a history folder: enabled ones, newest first by creation time, starting at
+    the pinned version (if any), exactly ``version_history`` of them (the provider writes one more)."""
+    enabled = sorted((v for v in versions if v.enabled), key=lambda v: v.created or _EPOCH, reverse=True)
+    ids = [v.version for v in enabled]
+    if spec.version:
+        if spec.version not in ids:
+            raise ObjectNotFound(
+                f"{spec.type} {spec.name!r} version {spec.version} is not among its enabled versions",
+                object_name=spec.name,
+            )
+        ids = ids[ids.index(spec.version) :]
+    return ids[: spec.version_history]
+
+
+async def fetch_object(backend: VaultBackend, spec: ObjectSpec) -> list[Material]:
+    """The versions an object is served from: one, or the history folder's, newest first."""
+    if not spec.version_history:
+        return [await backend.fetch(spec)]
+    chosen = select_history(spec, await backend.versions(spec))
+    materials: list[Material | None] = [None] * len(chosen)
+    failures: list[KvfsError] = []
+
+    async def fetch_one(position: int, version: str) -> None:
+        try:
+            materials[position] = await backend.fetch(spec, version)
+        except KvfsError as exc:  # collected, so one plain error (not a group) reaches the caller
+            failures.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        for position, version in enumerate(chosen):
+            nursery.start_soon(fetch_one, position, version)
+    if failures:
+        raise failures[0]
+    return [m for m in materials if m is not None]
+
+
+def _mtime_ns(material: Material) -> int:
     updated = material.info.updated or material.info.created
-    mtime_ns = int(updated.timestamp() * 1_000_000_000) if updated else time.time_ns()
-    data = render(spec, material)
-    return [FileContent(spec.alias, data, spec.permission, mtime_ns, material.info.version)]
+    return int(updated.timestamp() * 1_000_000_000) if updated else time.time_ns()
 
 
-async def load_all(backend: VaultBackend, specs: tuple[ObjectSpec, ...] | list[ObjectSpec]) -> Loaded:
+def files_for(spec: ObjectSpec, materials: list[Material], *, split: bool = False) -> list[FileContent]:
+    """The files an object's versions become: ``alias`` (+ ``.crt``/``.key``), or ``alias/0..N-1``."""
+    files = []
+    for position, material in enumerate(materials):
+        base = f"{spec.alias}/{position}" if spec.version_history else spec.alias
+        for suffix, data in render(spec, material, split=split):
+            files.append(FileContent(base + suffix, data, spec.permission, _mtime_ns(material), material.info.version))
+    return files
+
+
+async def load_all(
+    backend: VaultBackend, specs: tuple[ObjectSpec, ...] | list[ObjectSpec], *, split: bool = False
+) -> Loaded:
     """Fetch and render every object; concurrency is bounded by the backend's limiter."""
     loaded = Loaded()
 
     async def load_one(spec: ObjectSpec) -> None:
         try:
-            material = await backend.fetch(spec)
-            loaded.files[spec.index] = files_for(spec, material)
-            loaded.materials[spec.index] = material
+            materials = await fetch_object(backend, spec)
+            loaded.files[spec.index] = files_for(spec, materials, split=split)
+            loaded.materials[spec.index] = materials
         except ObjectNotFound as exc:
             if spec.optional:
                 log.warning("%s: optional object not found; its file will be absent", spec.describe())
                 loaded.missing_optional.append(spec)
             else:
                 loaded.failures[spec.index] = exc
-        except (KvfsError, RenderError) as exc:
+        except KvfsError as exc:
             loaded.failures[spec.index] = exc
 
     async with trio.open_nursery() as nursery:

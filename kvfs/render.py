@@ -1,13 +1,15 @@
 """Pure functions: Key Vault material → file bytes, exactly as the Azure provider writes them.
 
-``render`` returns a mapping of file names (relative to the mount root) to bytes, because one
-object may become several files (split certificate files, version-history folders).
+One object version may become several files: the main file plus, when asked, ``.crt`` and
+``.key`` beside it. ``render`` returns ``(suffix, bytes)`` pairs; the loader adds the base path
+(the alias, or ``alias/N`` inside a version-history folder).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -16,6 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from .config import ObjectSpec
 from .errors import RenderError
 from .material import CertificateMaterial, KeyMaterial, Material, SecretMaterial
+from .pem import CERTIFICATE, Pkcs12Content, certificate_pem, load_pfx, order_chain, pem_blocks, pkcs8_pem
+
+log = logging.getLogger(__name__)
 
 PKCS12_CONTENT_TYPE = "application/x-pkcs12"
 PEM_CONTENT_TYPE = "application/x-pem-file"
@@ -26,23 +31,66 @@ _EC_CURVES: dict[str, ec.EllipticCurve] = {
     "P-521": ec.SECP521R1(),
 }
 
+RenderedFiles = list[tuple[str, bytes]]  # (suffix after the base name, content)
 
-def render(spec: ObjectSpec, material: Material) -> bytes:
-    """The bytes of the file ``spec.alias`` for one version of the object."""
+
+def render(spec: ObjectSpec, material: Material, *, split: bool = False) -> RenderedFiles:
+    """The files one version of the object becomes. ``split`` adds ``.crt``/``.key`` for certificates."""
     if isinstance(material, SecretMaterial):
-        return render_secret(spec, material)
+        return render_secret(spec, material, split=split or spec.split)
     if isinstance(material, KeyMaterial):
-        return render_key(spec, material)
+        return [("", render_key(spec, material))]
     if isinstance(material, CertificateMaterial):
-        return render_certificate(spec, material)
+        return [("", render_certificate(spec, material))]
     raise TypeError(f"unknown material {type(material).__name__}")
 
 
-def render_secret(spec: ObjectSpec, material: SecretMaterial) -> bytes:
-    value = material.value
-    if material.kid and material.content_type == PKCS12_CONTENT_TYPE and spec.format == "pem":
-        return pkcs12_to_pem(spec, value)
-    return decode_value(spec, value)
+def render_secret(spec: ObjectSpec, material: SecretMaterial, *, split: bool = False) -> RenderedFiles:
+    """A secret's value; for a certificate's secret, PEM (or the stored PFX) as the provider writes it."""
+    if not material.kid:
+        main = decode_value(spec, material.value)
+        return [("", main), *(_split_files(spec, main) if spec.split else [])]
+
+    if material.content_type == PEM_CONTENT_TYPE:
+        content = material.value.encode()
+        pieces = _split_pem(content) if split else None
+    elif material.content_type == PKCS12_CONTENT_TYPE:
+        if spec.format == "pfx":
+            content = material.value.encode()  # the base64 text, as stored
+            # The provider splits the base64 text as if it were PEM and writes empty files; kvfs reads the PFX.
+            pieces = _split_pfx(spec, material.value) if split else None
+        else:
+            content = pkcs12_to_pem(spec, material.value)
+            pieces = _split_pem(content) if split else None
+    else:
+        raise RenderError(f"{spec.describe()}: unknown certificate content type {material.content_type!r}")
+
+    files = [("", decode_value(spec, content.decode()))]
+    if pieces is not None:
+        files += [(".crt", pieces[0]), (".key", pieces[1])]
+    return files
+
+
+def _split_files(spec: ObjectSpec, content: bytes) -> RenderedFiles:
+    """``split: true`` on a plain secret that holds PEM: certificates and key apart, as for a certificate."""
+    certs, key = _split_pem(content)
+    if not certs and not key:
+        raise RenderError(f"{spec.describe()}: split is set but the secret holds no PEM certificate or key")
+    return [(".crt", certs), (".key", key)]
+
+
+def _split_pem(content: bytes) -> tuple[bytes, bytes]:
+    """Certificates and everything else (the key), each block kept as written."""
+    blocks = pem_blocks(content)
+    certs = b"".join(b.text for b in blocks if b.type == CERTIFICATE)
+    keys = b"".join(b.text for b in blocks if b.type != CERTIFICATE)
+    return certs, keys
+
+
+def _split_pfx(spec: ObjectSpec, value: str) -> tuple[bytes, bytes]:
+    content = _read_pfx(spec, value)
+    certs = b"".join(certificate_pem(c) for c in _chain_in_order(spec, content.certificates))
+    return certs, pkcs8_pem(content.key) if content.key is not None else b""
 
 
 def decode_value(spec: ObjectSpec, value: str) -> bytes:
@@ -59,24 +107,35 @@ def decode_value(spec: ObjectSpec, value: str) -> bytes:
         ) from None
 
 
-def pkcs12_to_pem(spec: ObjectSpec, value: str) -> bytes:
-    """A password-less PFX (base64 text) → PEM: the private key as PKCS#8, then the certificates."""
-    from cryptography.hazmat.primitives.serialization import pkcs12
-
+def _read_pfx(spec: ObjectSpec, value: str) -> Pkcs12Content:
     try:
         blob = base64.b64decode(value.strip(), validate=True)
-        key, cert, extra = pkcs12.load_key_and_certificates(blob, None)
     except (binascii.Error, ValueError):
-        raise RenderError(f"{spec.describe()}: the certificate's PFX cannot be read without a password") from None
-    parts: list[bytes] = []
-    if key is not None:
-        parts.append(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
+        raise RenderError(f"{spec.describe()}: the certificate's PFX is not valid base64") from None
+    try:
+        return load_pfx(blob)
+    except ValueError:
+        raise RenderError(
+            f"{spec.describe()}: the certificate's PFX cannot be read without a password, or is corrupt"
+        ) from None
+
+
+def _chain_in_order(spec: ObjectSpec, certs: list[x509.Certificate]) -> list[x509.Certificate]:
+    ordered = order_chain(certs)
+    if ordered is None:
+        log.warning(
+            "%s: certificate chain is incomplete (missing intermediate or root); keeping the stored order",
+            spec.describe(),
         )
-    certs = ([cert] if cert is not None else []) + list(extra)
-    parts.extend(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+        return certs
+    return ordered
+
+
+def pkcs12_to_pem(spec: ObjectSpec, value: str) -> bytes:
+    """A password-less PFX (base64 text) → PEM: the private key as PKCS#8, then leaf → intermediates → root."""
+    content = _read_pfx(spec, value)
+    parts = [pkcs8_pem(content.key)] if content.key is not None else []
+    parts += [certificate_pem(c) for c in _chain_in_order(spec, content.certificates)]
     return b"".join(parts)
 
 
@@ -101,4 +160,4 @@ def render_certificate(spec: ObjectSpec, material: CertificateMaterial) -> bytes
         cert = x509.load_der_x509_certificate(material.cer)
     except ValueError:
         raise RenderError(f"{spec.describe()}: the certificate is not valid DER") from None
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return certificate_pem(cert)
