@@ -39,6 +39,7 @@ from .material import CertificateMaterial, KeyMaterial, Material, SecretMaterial
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+_PLURAL = {"secret": "secrets", "key": "keys", "cert": "certificates"}
 _ROLE_HINT = {
     "secret": "Key Vault Secrets User",
     "key": "Key Vault Crypto User",
@@ -125,6 +126,9 @@ class VaultBackend:
     async def versions(self, spec: ObjectSpec) -> list[VersionInfo]:
         return await self.run(self.versions_sync, spec)
 
+    async def list_current(self, kind: str) -> tuple[dict[str, VersionInfo], int]:
+        return await self.run(self.list_sync, kind)
+
     # -- worker-thread side --------------------------------------------------------------------
 
     def fetch_sync(self, spec: ObjectSpec, version: str | None = None) -> Material:
@@ -137,7 +141,32 @@ class VaultBackend:
                 return self._key(spec.name, version)
             return self._certificate(spec.name, version)
         except Exception as exc:
-            raise translate_error(exc, spec) from None
+            raise translate_error(exc, spec, what=describe(spec, version)) from None
+
+    def list_sync(self, kind: str) -> tuple[dict[str, VersionInfo], int]:
+        """The current version of every object of a kind, by lower-case name, and the list calls it took.
+
+        A list item describes the latest version (no version id): its times and enabled flag are
+        enough to tell whether an object changed since it was fetched.
+        """
+        client = getattr(self, {"secret": "secrets", "key": "keys", "cert": "certificates"}[kind])
+        lister = {
+            "secret": "list_properties_of_secrets",
+            "key": "list_properties_of_keys",
+            "cert": "list_properties_of_certificates",
+        }[kind]
+        current: dict[str, VersionInfo] = {}
+        calls = 0
+        try:
+            for page in getattr(client, lister)().by_page():
+                calls += 1
+                for p in page:
+                    current[(p.name or "").lower()] = VersionInfo(
+                        p.name or "", "", p.created_on, p.updated_on, bool(p.enabled)
+                    )
+        except Exception as exc:
+            raise translate_error(exc, kind=kind, what=f"listing the vault's {_PLURAL[kind]}") from None
+        return current, calls
 
     def versions_sync(self, spec: ObjectSpec) -> list[VersionInfo]:
         """Every version of the object (enabled or not), in the order the vault lists them."""
@@ -154,7 +183,7 @@ class VaultBackend:
         except Exception as exc:
             raise translate_error(exc, spec) from None
         if not versions:
-            raise ObjectNotFound(f"{spec.type} {spec.name!r} was not found in the vault", object_name=spec.name)
+            raise ObjectNotFound(f"{describe(spec, '')} was not found in the vault", object_name=spec.name)
         return versions
 
     def _secret(self, name: str, version: str) -> SecretMaterial:
@@ -217,41 +246,64 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def translate_error(exc: Exception, spec: ObjectSpec) -> BackendError:
+def describe(spec: ObjectSpec, version: str | None = None) -> str:
+    """How backend errors name an object: ``secret 'db' version abc``."""
+    version = spec.version if version is None else version
+    return f"{spec.type} {spec.name!r}" + (f" version {version}" if version else "")
+
+
+def translate_error(
+    exc: Exception, spec: ObjectSpec | None = None, *, kind: str | None = None, what: str | None = None
+) -> BackendError:
     """A one-line domain error for an SDK or transport exception, naming the object and the fix."""
-    what = f"{spec.type} {spec.name!r}" + (f" version {spec.version}" if spec.version else "")
+    kind = spec.type if spec is not None else kind or "secret"
+    what = what or (describe(spec) if spec is not None else f"{kind}s")
+    name = spec.name if spec is not None else None
     if isinstance(exc, BackendError):
         return exc
     if isinstance(exc, ClientAuthenticationError):
         if _status(exc) == 401:  # the vault refused the token it was given
             return AuthenticationFailed(
-                f"the vault refused the token for {what}: {_first_line(exc.message or '')}", object_name=spec.name
+                f"the vault refused the token for {what}: {_first_line(exc.message or '')}", object_name=name
             )
         return AuthenticationFailed(
-            f"cannot get a token to read {what}: {_first_line(exc.message or str(exc))}", object_name=spec.name
+            f"cannot get a token to read {what}: {_first_line(exc.message or str(exc))}", object_name=name
         )
     if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return VaultUnavailable(f"cannot reach the vault for {what}: {_first_line(str(exc))}", object_name=spec.name)
+        return VaultUnavailable(f"cannot reach the vault for {what}: {_first_line(str(exc))}", object_name=name)
     if isinstance(exc, HttpResponseError):
         status = _status(exc)
         code = _error_code(exc)
         if status == 404:
-            return ObjectNotFound(f"{what} was not found in the vault", object_name=spec.name)
+            return ObjectNotFound(f"{what} was not found in the vault", object_name=name)
         if status == 403 and code.endswith("Disabled"):
-            return ObjectDisabled(f"{what} is disabled in the vault", object_name=spec.name)
+            return ObjectDisabled(f"{what} is disabled in the vault", object_name=name)
         if status == 403:
             return AccessDenied(
-                f"access denied to {what}: grant the identity the '{_ROLE_HINT[spec.type]}' role on the vault "
+                f"access denied to {what}: grant the identity the '{_ROLE_HINT[kind]}' role on the vault "
                 f"(or a get permission in its access policy)",
-                object_name=spec.name,
+                object_name=name,
             )
         if status == 429:
-            return Throttled(f"the vault is throttling requests (429) for {what}", object_name=spec.name)
+            return Throttled(
+                f"the vault is throttling requests (429) for {what}",
+                object_name=name,
+                retry_after=_retry_after(exc),
+            )
         if status is not None and (status >= 500 or status == 408):
-            return VaultUnavailable(f"the vault answered {status} for {what}", object_name=spec.name)
-        return BackendError(f"the vault answered {status} ({code or 'no code'}) for {what}", object_name=spec.name)
+            return VaultUnavailable(f"the vault answered {status} for {what}", object_name=name)
+        return BackendError(f"the vault answered {status} ({code or 'no code'}) for {what}", object_name=name)
     log.debug("unexpected error fetching %s", what, exc_info=exc)
-    return BackendError(f"unexpected error fetching {what}: {type(exc).__name__}", object_name=spec.name)
+    return BackendError(f"unexpected error fetching {what}: {type(exc).__name__}", object_name=name)
+
+
+def _retry_after(exc: HttpResponseError) -> float | None:
+    """The seconds a 429 asked us to wait, when it said (Retry-After in seconds)."""
+    headers = getattr(exc.response, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After", ""))
+    except ValueError:
+        return None
 
 
 def _enum_text(value: object) -> str:

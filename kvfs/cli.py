@@ -18,6 +18,7 @@ import trio
 
 from . import __version__
 from .backend import DEFAULT_CONCURRENCY
+from .durations import parse_duration
 from .errors import ConfigError, KvfsError
 
 log = logging.getLogger("kvfs")
@@ -68,6 +69,43 @@ def _add_render_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="beside each certificate's file, also write <alias>.crt (certificates) and <alias>.key (the key), "
         "as the provider's flag of the same name does (per object: split: true)",
+    )
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_rotation_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("rotation")
+    group.add_argument(
+        "--rotation-poll-interval",
+        type=_duration,
+        default=120.0,
+        metavar="DURATION",
+        help="how often to look for new versions, e.g. 30s, 2m (default 2m); one list call per 25 objects, "
+        "and only changed objects are fetched",
+    )
+    group.add_argument("--disable-rotation", action="store_true", help="serve the versions loaded at start only")
+    group.add_argument(
+        "--on-change-exec",
+        metavar="COMMAND",
+        help="run COMMAND (with /bin/sh) after each change; KVFS_CHANGED holds the changed aliases",
+    )
+    group.add_argument(
+        "--on-change-webhook",
+        metavar="URL",
+        help='POST {"changed": [aliases], "mountpoint": ..., "generation": n} to URL after each change',
+    )
+    group.add_argument(
+        "--hook-timeout",
+        type=_duration,
+        default=30.0,
+        metavar="DURATION",
+        help="how long a hook may take before it is stopped (default 30s)",
     )
 
 
@@ -132,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_vault_options(mount)
     _add_render_options(mount)
     _add_mount_options(mount)
+    _add_rotation_options(mount)
 
     check = commands.add_parser("check", help="authenticate and fetch every object without mounting; print no values")
     check.add_argument("config", metavar="CONFIG", help=config_help)

@@ -13,8 +13,9 @@ import threading
 from pathlib import Path
 
 from .config import load_provider_class
-from .daemon import MountOptions, VaultOptions, open_backend, run_mount
+from .daemon import MountOptions, RotationOptions, VaultOptions, open_backend, run_mount
 from .errors import ConfigError, KvfsError
+from .hooks import HookOptions
 from .loader import load_all
 from .mountpoint import prepare_mountpoint
 from .store import Snapshot
@@ -41,14 +42,24 @@ def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
     )
 
 
+def _rotation_options(args: argparse.Namespace) -> RotationOptions:
+    if args.rotation_poll_interval <= 0 and not args.disable_rotation:
+        raise ConfigError("--rotation-poll-interval must be greater than 0 (use --disable-rotation to turn it off)")
+    hooks = HookOptions(exec_command=args.on_change_exec, webhook_url=args.on_change_webhook, timeout=args.hook_timeout)
+    if hooks.webhook_url and not hooks.webhook_url.startswith(("http://", "https://")):
+        raise ConfigError(f"--on-change-webhook {hooks.webhook_url}: not an http:// or https:// URL")
+    return RotationOptions(interval=None if args.disable_rotation else args.rotation_poll_interval, hooks=hooks)
+
+
 def mount(args: argparse.Namespace) -> int:
     from .cli import run_trio
 
     provider_class = load_provider_class(args.config)
+    rotation = _rotation_options(args)
     prepare_mountpoint(args.mountpoint)  # fail on a bad mountpoint before touching the network
     backend = open_backend(provider_class, _vault_options(args))
     try:
-        run_trio(lambda: run_mount(provider_class, backend, _mount_options(args, args.mountpoint)))
+        run_trio(lambda: run_mount(provider_class, backend, _mount_options(args, args.mountpoint), rotation))
     finally:
         backend.close()
     return 0

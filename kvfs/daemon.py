@@ -11,7 +11,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyfuse3
@@ -21,10 +21,13 @@ from .backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
 from .config import ProviderClass
 from .errors import ConfigError, MountError
 from .fs import KvfsOperations
+from .hooks import ChangeHooks, HookOptions
 from .identity import build_credential
+from .invalidate import invalidate_changes
 from .loader import Loaded, load_all
 from .mountpoint import mount_options, prepare_mountpoint
-from .store import Snapshot, Store
+from .rotation import Rotator, Served
+from .store import FileContent, Snapshot, Store
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +89,26 @@ def raise_first_failure(provider_class: ProviderClass, loaded: Loaded) -> None:
     raise first
 
 
+@dataclass(frozen=True)
+class RotationOptions:
+    interval: float | None = 120.0  # seconds between polls; None turns rotation off
+    hooks: HookOptions = field(default_factory=HookOptions)
+
+
 async def run_mount(
     provider_class: ProviderClass,
     backend: VaultBackend,
     mount: MountOptions,
+    rotation: RotationOptions | None = None,
     *,
     on_ready: Callable[[Snapshot], None] | None = None,
 ) -> None:
-    """Load, mount, serve until SIGTERM/SIGINT or an external unmount, then unmount."""
+    """Load, mount, keep content current, serve until SIGTERM/SIGINT or an external unmount, then unmount."""
+    rotation = rotation or RotationOptions()
     started = time.monotonic()
     prepare_mountpoint(mount.mountpoint)
     mounted = False
+    rotator: Rotator | None = None
 
     async with trio.open_nursery() as nursery:
 
@@ -104,7 +116,11 @@ async def run_mount(
             with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
                 async for signum in signals:
                     if signum == signal.SIGHUP:
-                        log.info("SIGHUP received: nothing to refresh yet")
+                        if rotator is not None:
+                            log.info("SIGHUP received: polling the vault now")
+                            rotator.request_refresh()
+                        else:
+                            log.info("SIGHUP received: rotation is off, nothing to refresh")
                         continue
                     log.info("%s received: unmounting", signal.Signals(signum).name)
                     if mounted:
@@ -120,6 +136,19 @@ async def run_mount(
         store = Store()
         store.publish(loaded.all_files())
         operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid)
+        hooks = ChangeHooks(rotation.hooks, mount.mountpoint)
+
+        async def apply(files: list[FileContent], aliases: list[str]) -> None:
+            """Swap in one poll's changes, let the kernel and applications know, run the hooks."""
+            old = store.current
+            changes = store.publish(files)
+            if not changes:
+                return
+            gone = [old_inode for old_inode, _ in changes.changed.values()] + list(changes.removed.values())
+            operations.retire([old.nodes[inode] for inode in gone])
+            await trio.to_thread.run_sync(invalidate_changes, old, store.current, changes)
+            hooks.notify(aliases, store.current.generation)
+
         try:
             pyfuse3.init(operations, str(mount.mountpoint), mount_options(allow_other=mount.allow_other))
         except RuntimeError as exc:
@@ -135,8 +164,19 @@ async def run_mount(
             )
             if on_ready is not None:
                 on_ready(store.current)
+            await nursery.start(hooks.run)
+            if rotation.interval is not None:
+                served = {
+                    spec.index: Served(spec, loaded.materials.get(spec.index, []), loaded.files.get(spec.index, []))
+                    for spec in provider_class.objects
+                }
+                rotator = Rotator(backend, served, apply, interval=rotation.interval, split=mount.split_cert_files)
+                await nursery.start(rotator.run)
+                log.info("rotation: polling every %ss", f"{rotation.interval:g}")
             await pyfuse3.main()
             log.info("unmounted %s; FUSE requests served: %s", mount.mountpoint, dict(operations.requests))
+            if rotator is not None:
+                log.info("rotation: %s", rotator.stats.summary())
         finally:
             pyfuse3.close(unmount=True)
             nursery.cancel_scope.cancel()
