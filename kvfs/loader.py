@@ -11,7 +11,7 @@ import trio
 
 from .backend import VaultBackend
 from .config import ObjectSpec
-from .errors import KvfsError, ObjectNotFound
+from .errors import ConfigError, KvfsError, ObjectNotFound
 from .material import Material, VersionInfo
 from .render import render
 from .store import FileContent
@@ -36,8 +36,14 @@ class Loaded:
 def select_history(spec: ObjectSpec, versions: list[VersionInfo]) -> list[str]:
     """The version ids of a history folder: enabled ones, newest first by creation time, starting at
     the pinned version (if any), exactly ``version_history`` of them (the provider writes one more)."""
-    enabled = sorted((v for v in versions if v.enabled), key=lambda v: v.created or _EPOCH, reverse=True)
-    ids = [v.version for v in enabled]
+    # Creation times have one-second resolution: among equal times, a later place in the listing
+    # (which runs oldest first) is the newer version.
+    ranked = sorted(
+        ((v.created or _EPOCH, position, v) for position, v in enumerate(versions) if v.enabled),
+        key=lambda entry: entry[:2],
+        reverse=True,
+    )
+    ids = [v.version for _, _, v in ranked]
     if spec.version:
         if spec.version not in ids:
             raise ObjectNotFound(
@@ -108,4 +114,20 @@ async def load_all(
     async with trio.open_nursery() as nursery:
         for spec in specs:
             nursery.start_soon(load_one, spec)
+    _refuse_collisions(specs, loaded)
     return loaded
+
+
+def _refuse_collisions(specs: tuple[ObjectSpec, ...] | list[ObjectSpec], loaded: Loaded) -> None:
+    """Two objects may not serve the same path (the split files of one beside another's alias)."""
+    owner: dict[str, ObjectSpec] = {}
+    for spec in specs:
+        for content in loaded.files.get(spec.index, []):
+            first = owner.setdefault(content.path, spec)
+            if first is not spec:
+                loaded.failures[spec.index] = ConfigError(
+                    f"{spec.describe()}: file {content.path!r} is also served by {first.describe()}; "
+                    "change one objectAlias"
+                )
+                del loaded.files[spec.index]
+                break

@@ -15,6 +15,7 @@ import ssl
 import tempfile
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +350,11 @@ class FakeVault:
     def faults(self) -> list[dict[str, Any]]:
         """The faults still active."""
         return self._faults.list()
+
+    def set_clock(self, clock: Callable[[], float]) -> None:
+        """Take the times of new versions from ``clock`` (seconds since the epoch), for tests that
+        need distinct or equal ``created`` times without waiting for the real clock."""
+        self._state._clock = clock
 
     def clear_faults(self) -> None:
         self._faults.clear()
