@@ -119,8 +119,10 @@ async def run_mount(
                         if rotator is not None:
                             log.info("SIGHUP received: polling the vault now")
                             rotator.request_refresh()
-                        else:
+                        elif rotation.interval is None:
                             log.info("SIGHUP received: rotation is off, nothing to refresh")
+                        else:
+                            log.info("SIGHUP received while loading: the content is being fetched now")
                         continue
                     log.info("%s received: unmounting", signal.Signals(signum).name)
                     if mounted:
@@ -149,6 +151,12 @@ async def run_mount(
             await trio.to_thread.run_sync(invalidate_changes, old, store.current, changes)
             hooks.notify(aliases, store.current.generation)
 
+        if rotation.interval is not None:  # made before mounting, so that a SIGHUP from now on is not lost
+            served = {
+                spec.index: Served(spec, loaded.materials.get(spec.index, []), loaded.files.get(spec.index, []))
+                for spec in provider_class.objects
+            }
+            rotator = Rotator(backend, served, apply, interval=rotation.interval, split=mount.split_cert_files)
         try:
             pyfuse3.init(operations, str(mount.mountpoint), mount_options(allow_other=mount.allow_other))
         except RuntimeError as exc:
@@ -165,12 +173,7 @@ async def run_mount(
             if on_ready is not None:
                 on_ready(store.current)
             await nursery.start(hooks.run)
-            if rotation.interval is not None:
-                served = {
-                    spec.index: Served(spec, loaded.materials.get(spec.index, []), loaded.files.get(spec.index, []))
-                    for spec in provider_class.objects
-                }
-                rotator = Rotator(backend, served, apply, interval=rotation.interval, split=mount.split_cert_files)
+            if rotator is not None:
                 await nursery.start(rotator.run)
                 log.info("rotation: polling every %ss", f"{rotation.interval:g}")
             await pyfuse3.main()

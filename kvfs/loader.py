@@ -111,9 +111,13 @@ async def load_all(
         except KvfsError as exc:
             loaded.failures[spec.index] = exc
 
-    async with trio.open_nursery() as nursery:
-        for spec in specs:
-            nursery.start_soon(load_one, spec)
+    # One object per kind first: each client's first request meets the vault's 401 challenge and
+    # asks the credential for a token. Sent all at once, every worker would fetch its own token.
+    first_of_kind = list({spec.type: spec for spec in reversed(specs)}.values())
+    for batch in (first_of_kind, [spec for spec in specs if spec not in first_of_kind]):
+        async with trio.open_nursery() as nursery:
+            for spec in batch:
+                nursery.start_soon(load_one, spec)
     _refuse_collisions(specs, loaded)
     return loaded
 

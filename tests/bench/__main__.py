@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_read, bench_startup
+from tests.bench import bench_read, bench_rotation, bench_startup
 
-BENCHMARKS = {"read": bench_read.run, "startup": bench_startup.run}
+BENCHMARKS = {"read": bench_read.run, "startup": bench_startup.run, "rotation": bench_rotation.run}
 
 names = sys.argv[1:] or list(BENCHMARKS)
 for name in names:
