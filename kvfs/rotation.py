@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 import trio
 
@@ -27,6 +28,7 @@ from .material import Material, VersionInfo
 from .store import FileContent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: A listed ``updated`` time this close to when the version was fetched may hide a newer version
 #: made in the same second (Key Vault times have one-second resolution): confirm with a GET.
@@ -247,17 +249,22 @@ class Rotator:
         elif _may_hide_a_newer_version(served):
             poll.refetch[served.spec.index] = "same-second check"
 
-    async def _refetch(self, served: Served, poll: _Poll) -> None:
-        spec = served.spec
+    async def _ask(self, served: Served, poll: _Poll, request: Awaitable[T]) -> T | None:
+        """One vault request about an object. Gone or disabled: keep its content and say so once;
+        any other failure fails the poll (and is retried with backoff). None when it failed."""
         try:
-            self.stats.get_calls += 1
-            material = await self.backend.fetch(spec)
+            return await request
         except (ObjectNotFound, ObjectDisabled) as exc:
             if served.current is not None:
                 served.warn_once(f"{exc}: serving its last content")
-            return
         except BackendError as exc:
             poll.fail(exc)
+        return None
+
+    async def _refetch(self, served: Served, poll: _Poll) -> None:
+        self.stats.get_calls += 1
+        material = await self._ask(served, poll, self.backend.fetch(served.spec))
+        if material is None:
             return
         if served.current is not None and material.info.version == served.current.version:
             served.fetched_at = time.time()
@@ -266,15 +273,14 @@ class Rotator:
 
     async def _refresh_history(self, served: Served, poll: _Poll) -> None:
         spec = served.spec
-        try:
-            self.stats.list_calls += 1
-            chosen = select_history(spec, await self.backend.versions(spec))
-        except (ObjectNotFound, ObjectDisabled) as exc:
-            if served.current is not None:
-                served.warn_once(f"{exc}: serving its last content")
+        self.stats.list_calls += 1
+        versions = await self._ask(served, poll, self.backend.versions(spec))
+        if versions is None:
             return
-        except BackendError as exc:
-            poll.fail(exc)
+        try:
+            chosen = select_history(spec, versions)
+        except ObjectNotFound as exc:  # the pinned version was disabled or deleted
+            served.warn_once(f"{exc}: serving its last content")
             return
         if chosen == served.version_ids:
             return
