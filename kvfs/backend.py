@@ -116,34 +116,38 @@ class VaultBackend:
 
     # -- trio side -----------------------------------------------------------------------------
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
+    async def run(self, func: Callable[[], T]) -> T:
         """Run a blocking SDK call in a worker thread under the shared concurrency bound."""
-        return await trio.to_thread.run_sync(func, *args, limiter=self.limiter)
+        return await trio.to_thread.run_sync(func, limiter=self.limiter)
 
-    async def fetch(self, spec: ObjectSpec, version: str | None = None) -> Material:
-        return await self.run(self.fetch_sync, spec, version)
+    # ``retry=False`` turns the SDK's own retries off: the rotation task backs off by itself, and the
+    # SDK's sleeps (0.8 s, 1.6 s, 3.2 s...) would delay recovery past one poll interval.
 
-    async def versions(self, spec: ObjectSpec) -> list[VersionInfo]:
-        return await self.run(self.versions_sync, spec)
+    async def fetch(self, spec: ObjectSpec, version: str | None = None, *, retry: bool = True) -> Material:
+        return await self.run(lambda: self.fetch_sync(spec, version, retry=retry))
 
-    async def list_current(self, kind: str) -> tuple[dict[str, VersionInfo], int]:
-        return await self.run(self.list_sync, kind)
+    async def versions(self, spec: ObjectSpec, *, retry: bool = True) -> list[VersionInfo]:
+        return await self.run(lambda: self.versions_sync(spec, retry=retry))
+
+    async def list_current(self, kind: str, *, retry: bool = True) -> tuple[dict[str, VersionInfo], int]:
+        return await self.run(lambda: self.list_sync(kind, retry=retry))
 
     # -- worker-thread side --------------------------------------------------------------------
 
-    def fetch_sync(self, spec: ObjectSpec, version: str | None = None) -> Material:
+    def fetch_sync(self, spec: ObjectSpec, version: str | None = None, *, retry: bool = True) -> Material:
         """One version (``version``, else the pinned one, else latest), or a BackendError naming the object."""
         version = spec.version if version is None else version
+        options = _call_options(retry)
         try:
             if spec.type == "secret":
-                return self._secret(spec.name, version)
+                return self._secret(spec.name, version, options)
             if spec.type == "key":
-                return self._key(spec.name, version)
-            return self._certificate(spec.name, version)
+                return self._key(spec.name, version, options)
+            return self._certificate(spec.name, version, options)
         except Exception as exc:
             raise translate_error(exc, spec, what=describe(spec, version)) from None
 
-    def list_sync(self, kind: str) -> tuple[dict[str, VersionInfo], int]:
+    def list_sync(self, kind: str, *, retry: bool = True) -> tuple[dict[str, VersionInfo], int]:
         """The current version of every object of a kind, by lower-case name, and the list calls it took.
 
         A list item describes the latest version (no version id): its times and enabled flag are
@@ -158,7 +162,7 @@ class VaultBackend:
         current: dict[str, VersionInfo] = {}
         calls = 0
         try:
-            for page in getattr(client, lister)().by_page():
+            for page in getattr(client, lister)(**_call_options(retry)).by_page():
                 calls += 1
                 for p in page:
                     current[(p.name or "").lower()] = VersionInfo(
@@ -168,15 +172,16 @@ class VaultBackend:
             raise translate_error(exc, kind=kind, what=f"listing the vault's {_PLURAL[kind]}") from None
         return current, calls
 
-    def versions_sync(self, spec: ObjectSpec) -> list[VersionInfo]:
+    def versions_sync(self, spec: ObjectSpec, *, retry: bool = True) -> list[VersionInfo]:
         """Every version of the object (enabled or not), in the order the vault lists them."""
+        options = _call_options(retry)
         try:
             if spec.type == "secret":
-                pages = self.secrets.list_properties_of_secret_versions(spec.name)
+                pages = self.secrets.list_properties_of_secret_versions(spec.name, **options)
             elif spec.type == "key":
-                pages = self.keys.list_properties_of_key_versions(spec.name)
+                pages = self.keys.list_properties_of_key_versions(spec.name, **options)
             else:
-                pages = self.certificates.list_properties_of_certificate_versions(spec.name)
+                pages = self.certificates.list_properties_of_certificate_versions(spec.name, **options)
             versions = [
                 VersionInfo(spec.name, p.version or "", p.created_on, p.updated_on, bool(p.enabled)) for p in pages
             ]
@@ -186,8 +191,8 @@ class VaultBackend:
             raise ObjectNotFound(f"{describe(spec, '')} was not found in the vault", object_name=spec.name)
         return versions
 
-    def _secret(self, name: str, version: str) -> SecretMaterial:
-        secret = self.secrets.get_secret(name, version or None)
+    def _secret(self, name: str, version: str, options: dict[str, Any]) -> SecretMaterial:
+        secret = self.secrets.get_secret(name, version or None, **options)
         props = secret.properties
         return SecretMaterial(
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
@@ -196,8 +201,8 @@ class VaultBackend:
             kid=props.key_id,
         )
 
-    def _key(self, name: str, version: str) -> KeyMaterial:
-        key = self.keys.get_key(name, version or None)
+    def _key(self, name: str, version: str, options: dict[str, Any]) -> KeyMaterial:
+        key = self.keys.get_key(name, version or None, **options)
         props, jwk = key.properties, key.key
         return KeyMaterial(
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
@@ -209,17 +214,21 @@ class VaultBackend:
             y=jwk.y,
         )
 
-    def _certificate(self, name: str, version: str) -> CertificateMaterial:
+    def _certificate(self, name: str, version: str, options: dict[str, Any]) -> CertificateMaterial:
         cert = (
-            self.certificates.get_certificate_version(name, version)
+            self.certificates.get_certificate_version(name, version, **options)
             if version
-            else self.certificates.get_certificate(name)
+            else self.certificates.get_certificate(name, **options)
         )
         props = cert.properties
         return CertificateMaterial(
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
             cer=bytes(cert.cer or b""),
         )
+
+
+def _call_options(retry: bool) -> dict[str, Any]:
+    return {} if retry else {"retry_total": 0}
 
 
 def _ca_bundle(settings: BackendSettings) -> str | None:

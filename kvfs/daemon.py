@@ -25,7 +25,7 @@ from .hooks import ChangeHooks, HookOptions
 from .identity import build_credential
 from .invalidate import invalidate_changes
 from .loader import Loaded, load_all
-from .mountpoint import mount_options, prepare_mountpoint
+from .mountpoint import mount_options, prepare_mountpoint, raise_max_background
 from .rotation import Rotator, Served
 from .store import FileContent, Snapshot, Store
 
@@ -162,6 +162,7 @@ async def run_mount(
         except RuntimeError as exc:
             raise MountError(f"cannot mount {mount.mountpoint}: {exc}") from None
         mounted = True
+        raise_max_background(mount.mountpoint)
         try:
             log.info(
                 "ready: %d files from %d objects at %s in %.2fs",

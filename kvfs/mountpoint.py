@@ -69,3 +69,46 @@ def lazy_unmount(mountpoint: Path) -> None:
             return
         log.debug("%s failed: %s", " ".join(command), result.stderr.strip())
     raise MountError(f"cannot unmount the stale mount at {mountpoint}: run 'fusermount3 -u -z {mountpoint}' as root")
+
+
+FUSE_CONNECTIONS = Path("/sys/fs/fuse/connections")
+#: libfuse leaves 12. Releases (sent when a file is closed) are background requests and, above this
+#: many, wait in a kernel queue that opens do not wait behind; under a storm of open/close, page
+#: reads (also background) starve behind them for as long as the storm lasts. With room for every
+#: release in flight, each reader's next open queues behind its own release, which bounds the queue.
+MAX_BACKGROUND = 1024
+
+
+def raise_max_background(mountpoint: Path) -> None:
+    """Give the new FUSE connection room for background requests (best effort, needs root).
+
+    Reads /proc/self/mountinfo rather than stat()ing the mountpoint: a stat would be a request to
+    this very daemon, which is not serving yet.
+    """
+    connection = _connection_id(mountpoint)
+    if connection is None:
+        log.debug("no FUSE connection found for %s in /proc/self/mountinfo", mountpoint)
+        return
+    if FUSE_CONNECTIONS.is_dir() and not any(FUSE_CONNECTIONS.iterdir()):
+        subprocess.run(["mount", "-t", "fusectl", "fusectl", str(FUSE_CONNECTIONS)], capture_output=True, check=False)
+    settings = FUSE_CONNECTIONS / str(connection)
+    try:
+        (settings / "max_background").write_text(f"{MAX_BACKGROUND}\n")
+        (settings / "congestion_threshold").write_text(f"{MAX_BACKGROUND * 3 // 4}\n")
+    except OSError as exc:
+        log.debug("cannot raise max_background of FUSE connection %s: %s", connection, exc)
+        return
+    log.debug("FUSE connection %s: max_background %d", connection, MAX_BACKGROUND)
+
+
+def _connection_id(mountpoint: Path) -> int | None:
+    """The device minor number of the newest fuse.kvfs mount at ``mountpoint`` (= its connection id)."""
+    found = None
+    target = str(mountpoint.absolute())
+    with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+        for line in mounts:
+            fields = line.split()
+            separator = fields.index("-")
+            if fields[4] == target and fields[separator + 1] == "fuse.kvfs":
+                found = int(fields[2].split(":")[1])
+    return found

@@ -210,7 +210,7 @@ class Rotator:
         listed: dict[str, dict[str, VersionInfo]] = {}
         for kind in sorted(kinds - self._no_listing):
             try:
-                current, calls = await self.backend.list_current(kind)
+                current, calls = await self.backend.list_current(kind, retry=False)
             except AccessDenied:
                 self.stats.list_calls += 1
                 self._no_listing.add(kind)
@@ -263,7 +263,7 @@ class Rotator:
 
     async def _refetch(self, served: Served, poll: _Poll) -> None:
         self.stats.get_calls += 1
-        material = await self._ask(served, poll, self.backend.fetch(served.spec))
+        material = await self._ask(served, poll, self.backend.fetch(served.spec, retry=False))
         if material is None:
             return
         if served.current is not None and material.info.version == served.current.version:
@@ -274,7 +274,7 @@ class Rotator:
     async def _refresh_history(self, served: Served, poll: _Poll) -> None:
         spec = served.spec
         self.stats.list_calls += 1
-        versions = await self._ask(served, poll, self.backend.versions(spec))
+        versions = await self._ask(served, poll, self.backend.versions(spec, retry=False))
         if versions is None:
             return
         try:
@@ -290,7 +290,7 @@ class Rotator:
             for version in chosen:
                 if version not in held:
                     self.stats.get_calls += 1
-                materials.append(held.get(version) or await self.backend.fetch(spec, version))
+                materials.append(held.get(version) or await self.backend.fetch(spec, version, retry=False))
         except BackendError as exc:
             poll.fail(exc)
             return

@@ -232,3 +232,17 @@ def test_demo_mounts_the_sample_objects_and_stops_cleanly(mountpoint: Path) -> N
     assert demo.stop() == 0
     assert "kvfs demo:" in demo.stdout
     assert not os.path.ismount(mountpoint)
+
+
+def test_the_connection_has_room_for_background_requests(
+    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path
+) -> None:
+    """With libfuse's 12, a storm of closes starves page reads (seen under 32 readers during rotations)."""
+    from kvfs.mountpoint import MAX_BACKGROUND, _connection_id
+
+    vault.set_secret("s", "v")
+    start_kvfs([{"objectName": "s", "objectType": "secret"}])
+    connection = _connection_id(mountpoint)
+    assert connection is not None
+    settings = Path("/sys/fs/fuse/connections") / str(connection)
+    assert int((settings / "max_background").read_text()) == MAX_BACKGROUND
