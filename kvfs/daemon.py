@@ -162,8 +162,8 @@ async def run_mount(
         except RuntimeError as exc:
             raise MountError(f"cannot mount {mount.mountpoint}: {exc}") from None
         mounted = True
-        raise_max_background(mount.mountpoint)
         try:
+            raise_max_background(mount.mountpoint)
             log.info(
                 "ready: %d files from %d objects at %s in %.2fs",
                 len(loaded.all_files()),
