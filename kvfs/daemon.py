@@ -76,7 +76,7 @@ def open_backend(
     return VaultBackend(settings, credential, kinds={spec.type for spec in provider_class.objects})
 
 
-def raise_first_failure(provider_class: ProviderClass, loaded: Loaded) -> None:
+def raise_first_failure(loaded: Loaded) -> None:
     """Log every failed object, then raise the first (in config order) so the exit names an object."""
     if not loaded.failures:
         return
@@ -133,7 +133,7 @@ async def run_mount(
 
         nursery.start_soon(watch_signals)
         loaded = await load_all(backend, provider_class.objects, split=mount.split_cert_files)
-        raise_first_failure(provider_class, loaded)
+        raise_first_failure(loaded)
 
         store = Store()
         store.publish(loaded.all_files())
