@@ -11,6 +11,21 @@ from azure.identity import WorkloadIdentityCredential
 from kvfs.fakevault import FakeVault
 
 
+@pytest.fixture(autouse=True)
+def _forget_vault_challenges() -> None:
+    """Each test starts as a new process would: the SDK knowing no vault's auth challenge.
+
+    The Key Vault packages cache challenges per host:port for the whole process; a fake vault that
+    gets a port an earlier test's vault had would otherwise skip the 401 round that tests expect.
+    """
+    from azure.keyvault.certificates._shared import http_challenge_cache as certificates
+    from azure.keyvault.keys._shared import http_challenge_cache as keys
+    from azure.keyvault.secrets._shared import http_challenge_cache as secrets
+
+    for cache in (secrets, keys, certificates):
+        cache.clear()
+
+
 @pytest.fixture
 def vault(tmp_path: Path) -> Iterator[FakeVault]:
     with FakeVault(state_dir=tmp_path / "vault") as fv:
