@@ -162,6 +162,7 @@ def demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="kvfs-demo-") as state:
         mountpoint = args.mountpoint or Path(state) / "mnt"
         mountpoint.mkdir(exist_ok=True)
+        prepare_mountpoint(mountpoint)
         with FakeVault(state_dir=Path(state) / "vault") as fv:
             demo_objects(fv)
             provider_class = parse_provider_class(

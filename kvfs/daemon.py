@@ -25,7 +25,7 @@ from .hooks import ChangeHooks, HookOptions
 from .identity import build_credential
 from .invalidate import invalidate_changes
 from .loader import Loaded, load_all
-from .mountpoint import mount_options, prepare_mountpoint, raise_max_background
+from .mountpoint import mount_options, raise_max_background
 from .rotation import Rotator, Served
 from .store import FileContent, Snapshot, Store
 
@@ -103,10 +103,13 @@ async def run_mount(
     *,
     on_ready: Callable[[Snapshot], None] | None = None,
 ) -> None:
-    """Load, mount, keep content current, serve until SIGTERM/SIGINT or an external unmount, then unmount."""
+    """Load, mount, keep content current, serve until SIGTERM/SIGINT or an external unmount, then unmount.
+
+    The caller has checked the mountpoint (``prepare_mountpoint``) before opening the backend, so a
+    bad one fails before anything else happens.
+    """
     rotation = rotation or RotationOptions()
     started = time.monotonic()
-    prepare_mountpoint(mount.mountpoint)
     mounted = False
     rotator: Rotator | None = None
 

@@ -22,12 +22,12 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 @dataclass
 class Loaded:
-    """The outcome of loading a set of objects: what was fetched, what failed, what was optional and missing."""
+    """The outcome of loading a set of objects: what was fetched and what failed (optional objects that
+    are missing appear in neither)."""
 
     materials: dict[int, list[Material]] = field(default_factory=dict)  # by ObjectSpec.index, newest first
     files: dict[int, list[FileContent]] = field(default_factory=dict)
     failures: dict[int, KvfsError] = field(default_factory=dict)
-    missing_optional: list[ObjectSpec] = field(default_factory=list)
 
     def all_files(self) -> list[FileContent]:
         return [f for index in sorted(self.files) for f in self.files[index]]
@@ -105,7 +105,6 @@ async def load_all(
         except ObjectNotFound as exc:
             if spec.optional:
                 log.warning("%s: optional object not found; its file will be absent", spec.describe())
-                loaded.missing_optional.append(spec)
             else:
                 loaded.failures[spec.index] = exc
         except KvfsError as exc:
