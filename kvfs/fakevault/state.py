@@ -190,6 +190,17 @@ class VaultState:
                 "changed directly; import a new version of the certificate instead.",
             )
 
+    def _add_unmanaged_version(
+        self, collection: str, name: str, attrs: dict[str, Any], **fields: Any
+    ) -> tuple[Item, Version]:
+        """A new version of a plain secret or key (caller holds the lock): ``fields`` then ``attrs`` set on it."""
+        self._check_not_deleted(collection, name)
+        self._check_unmanaged(collection, name)
+        v = self._new_version(self._now())
+        for key, val in {**fields, **attrs}.items():
+            setattr(v, key, val)
+        return self._add_version(collection, name, v), v
+
     def _add_version(self, collection: str, name: str, version: Version, *, managed: bool = False) -> Item:
         item = self._items[collection].setdefault(name.lower(), Item(name=name, managed=managed))
         item.versions.append(version)
@@ -255,13 +266,9 @@ class VaultState:
         tags = _parse_tags(body)
         attrs = _parse_attributes(body)
         with self._lock:
-            self._check_not_deleted("secrets", name)
-            self._check_unmanaged("secrets", name)
-            v = self._new_version(self._now())
-            v.value, v.content_type, v.tags = value, content_type, tags or {}
-            for key, val in attrs.items():
-                setattr(v, key, val)
-            item = self._add_version("secrets", name, v)
+            item, v = self._add_unmanaged_version(
+                "secrets", name, attrs, value=value, content_type=content_type, tags=tags or {}
+            )
             return bundles.secret(self.vault_url, item, v)
 
     # -- keys -----------------------------------------------------------------------------------
@@ -297,15 +304,14 @@ class VaultState:
         tags = _parse_tags(body)
         attrs = _parse_attributes(body)
         with self._lock:
-            self._check_not_deleted("keys", name)
-            self._check_unmanaged("keys", name)
-            v = self._new_version(self._now())
-            v.jwk = {k: val for k, val in jwk.items() if k != "key_ops"}
-            v.key_ops = list(ops) if ops is not None else keys.default_ops(jwk["kty"])
-            v.tags = tags or {}
-            for key, val in attrs.items():
-                setattr(v, key, val)
-            item = self._add_version("keys", name, v)
+            item, v = self._add_unmanaged_version(
+                "keys",
+                name,
+                attrs,
+                jwk={k: val for k, val in jwk.items() if k != "key_ops"},
+                key_ops=list(ops) if ops is not None else keys.default_ops(jwk["kty"]),
+                tags=tags or {},
+            )
             return bundles.key(self.vault_url, item, v)
 
     # -- certificates ------------------------------------------------------------------------------
