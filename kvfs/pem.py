@@ -2,30 +2,119 @@
 
 from __future__ import annotations
 
-import re
+import base64
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----\r?\n?", re.DOTALL)
+from .value_decoding import strict_base64
+
 CERTIFICATE = "CERTIFICATE"
+_BEGIN = b"\n-----BEGIN "
+_END = b"\n-----END "
+_DASHES = b"-----"
 
 
 @dataclass(frozen=True)
 class PemBlock:
+    """One decoded PEM block, as Go's ``pem.Decode`` returns it."""
+
     type: str
-    text: bytes = field(repr=False)  # the whole block, BEGIN to END line, newline-terminated
+    der: bytes = field(repr=False)
+    headers: tuple[tuple[str, str], ...] = ()  # RFC 1421 headers such as Proc-Type, in the order read
+
+    @property
+    def text(self) -> bytes:
+        """The block re-encoded as Go's ``pem.EncodeToMemory`` writes it: LF endings, 64-column base64,
+        ``Proc-Type`` first and the other headers sorted (what the provider and driver write)."""
+        kind = self.type.encode("latin-1")
+        lines = [b"-----BEGIN " + kind + b"-----"]
+        headers = dict(self.headers)
+        if headers:
+            ordered = sorted(headers, key=lambda k: (k != "Proc-Type", k))
+            lines += [f"{k}: {headers[k]}".encode("latin-1") for k in ordered]
+            lines.append(b"")
+        body = base64.b64encode(self.der)
+        lines += [body[i : i + 64] for i in range(0, len(body), 64)]
+        lines.append(b"-----END " + kind + b"-----")
+        return b"\n".join(lines) + b"\n"
 
 
 def pem_blocks(data: bytes) -> list[PemBlock]:
-    """Every PEM block in ``data``, in order (text between blocks is ignored, as Go's pem.Decode does)."""
+    """Every PEM block in ``data``, in order, by Go's ``pem.Decode`` rules (the provider's and the driver's).
+
+    Text around blocks is ignored, and so is a block Go would refuse (a bad END line, invalid base64):
+    the search goes on after its BEGIN line, as Go's does.
+    """
     blocks = []
-    for match in _BLOCK.finditer(data):
-        text = match.group(0)
-        blocks.append(PemBlock(match.group(1).decode(), text if text.endswith(b"\n") else text + b"\n"))
-    return blocks
+    while True:
+        block, data = _decode_one(data)
+        if block is None:
+            return blocks
+        blocks.append(block)
+
+
+def _line(data: bytes) -> tuple[bytes, bytes]:
+    """Go's ``getLine``: up to the first LF (a CR before it dropped), trailing spaces and tabs trimmed."""
+    end = data.find(b"\n")
+    if end < 0:
+        end = after = len(data)
+    else:
+        after = end + 1
+        if end > 0 and data[end - 1 : end] == b"\r":
+            end -= 1
+    return data[:end].rstrip(b" \t"), data[after:]
+
+
+def _decode_one(data: bytes) -> tuple[PemBlock | None, bytes]:
+    rest = data
+    while True:
+        if rest.startswith(_BEGIN[1:]):
+            rest = rest[len(_BEGIN) - 1 :]
+        else:
+            found = rest.find(_BEGIN)
+            if found < 0:
+                return None, data
+            rest = rest[found + len(_BEGIN) :]
+        type_line, rest = _line(rest)
+        if not type_line.endswith(_DASHES):
+            continue
+        block_type = type_line[: -len(_DASHES)]
+        headers: list[tuple[str, str]] = []
+        while True:
+            if not rest:
+                return None, data
+            line, following = _line(rest)
+            key, colon, value = line.partition(b":")
+            if not colon:
+                break
+            headers.append((key.strip().decode("latin-1"), value.strip().decode("latin-1")))
+            rest = following
+        if not headers and rest.startswith(_END[1:]):
+            end, trailer_at = 0, len(_END) - 1
+        else:
+            end = rest.find(_END)
+            trailer_at = end + len(_END)
+        if end < 0:
+            continue
+        trailer = rest[trailer_at:]
+        trailer_length = len(block_type) + len(_DASHES)
+        if len(trailer) < trailer_length:
+            continue
+        after_trailer, trailer = trailer[trailer_length:], trailer[:trailer_length]
+        if not trailer.startswith(block_type) or not trailer.endswith(_DASHES):
+            continue
+        if _line(after_trailer)[0]:  # only whitespace may follow the END line's dashes
+            continue
+        try:
+            der = strict_base64(rest[:end].replace(b" ", b"").replace(b"\t", b""))
+        except ValueError:
+            continue
+        unique = dict(headers)  # a repeated header keeps its last value, as Go's map does
+        block = PemBlock(block_type.decode("latin-1"), der, tuple(unique.items()))
+        return block, _line(rest[end + len(_END) - 1 :])[1]
 
 
 def certificate_pem(cert: x509.Certificate) -> bytes:
@@ -53,10 +142,14 @@ def load_pfx(blob: bytes) -> Pkcs12Content:
 
 
 def _key_id(cert: x509.Certificate, extension: type) -> bytes | None:
+    """A key identifier, or None when absent. Raises ValueError when the extensions cannot be parsed
+    (cryptography reads them only now, and raises DuplicateExtension for a repeated one)."""
     try:
         value = cert.extensions.get_extension_for_class(extension).value
     except x509.ExtensionNotFound:
         return None
+    except x509.DuplicateExtension as exc:
+        raise ValueError("duplicate certificate extension") from exc
     return value.key_identifier if extension is x509.AuthorityKeyIdentifier else value.digest
 
 

@@ -7,11 +7,10 @@ One object version may become several files: the main file plus, when asked, ``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -19,6 +18,7 @@ from .config import ObjectSpec
 from .errors import RenderError
 from .material import CertificateMaterial, KeyMaterial, Material, SecretMaterial
 from .pem import CERTIFICATE, Pkcs12Content, certificate_pem, load_pfx, order_chain, pem_blocks, pkcs8_pem
+from .value_decoding import lenient_base64, lenient_hex, strict_base64
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +33,37 @@ _EC_CURVES: dict[str, ec.EllipticCurve] = {
 
 RenderedFiles = list[tuple[str, bytes]]  # (suffix after the base name, content)
 
+_MATERIAL_KIND = {SecretMaterial: "secret", KeyMaterial: "key", CertificateMaterial: "certificate"}
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn_once(spec: ObjectSpec, message: str) -> None:
+    """A warning about an object's content, given once per process (rotation renders again and again)."""
+    if (spec.describe(), message) not in _warned:
+        _warned.add((spec.describe(), message))
+        log.warning("%s: %s", spec.describe(), message)
+
 
 def render(spec: ObjectSpec, material: Material, *, split: bool = False) -> RenderedFiles:
-    """The files one version of the object becomes. ``split`` adds ``.crt``/``.key`` for certificates."""
+    """The files one version of the object becomes. ``split`` adds ``.crt``/``.key`` for certificates.
+
+    Whatever the vault returned, the outcome is files or a one-line ``RenderError`` naming the object:
+    material that the parsers below do not expect (cryptography raises several exception types for
+    it) must never end the daemon with a traceback.
+    """
+    try:
+        return _render(spec, material, split=split)
+    except RenderError:
+        raise
+    except Exception as exc:
+        kind = _MATERIAL_KIND.get(type(material), "object")
+        log.debug("%s: unreadable %s material", spec.describe(), kind, exc_info=exc)
+        raise RenderError(
+            f"{spec.describe()}: the vault returned {kind} material that cannot be read ({type(exc).__name__})"
+        ) from None
+
+
+def _render(spec: ObjectSpec, material: Material, *, split: bool) -> RenderedFiles:
     if isinstance(material, SecretMaterial):
         return render_secret(spec, material, split=split or spec.split)
     if isinstance(material, KeyMaterial):
@@ -80,7 +108,8 @@ def _split_files(spec: ObjectSpec, content: bytes) -> RenderedFiles:
 
 
 def _split_pem(content: bytes) -> tuple[bytes, bytes]:
-    """Certificates and everything else (the key), each block kept as written."""
+    """Certificates and everything else (the key), each block re-encoded as the provider writes it
+    (Go's ``pem.EncodeToMemory``: LF line ends, 64 columns), whatever line ends and width it was stored with."""
     blocks = pem_blocks(content)
     certs = b"".join(b.text for b in blocks if b.type == CERTIFICATE)
     keys = b"".join(b.text for b in blocks if b.type != CERTIFICATE)
@@ -93,35 +122,50 @@ def _split_pfx(spec: ObjectSpec, value: str) -> tuple[bytes, bytes]:
     return certs, pkcs8_pem(content.key) if content.key is not None else b""
 
 
+_LENIENCY = {
+    "base64": "the value has whitespace around it, which the Azure provider refuses (Go's base64 decoder "
+    "skips only line breaks); kvfs serves it",
+    "hex": "the value has whitespace in it, which the Azure provider refuses (Go's hex decoder takes "
+    "hex digits only); kvfs serves it",
+}
+
+
 def decode_value(spec: ObjectSpec, value: str) -> bytes:
-    """Apply ``objectEncoding``: utf-8 as stored, base64 (standard) or hex decoded to raw bytes."""
+    """Apply ``objectEncoding`` as the provider does: utf-8 as stored, base64 (standard, line breaks
+    skipped) or hex decoded to raw bytes. What only kvfs accepts is served, with a warning."""
     if spec.encoding == "utf-8":
         return value.encode("utf-8")
     try:
-        if spec.encoding == "base64":
-            return base64.b64decode(value.strip(), validate=True)
-        return bytes.fromhex(value.strip())
-    except (binascii.Error, ValueError):
+        data, lenient = lenient_base64(value) if spec.encoding == "base64" else lenient_hex(value)
+    except ValueError:
         raise RenderError(
             f"{spec.describe()}: the value is not valid {spec.encoding} (objectEncoding: {spec.encoding})"
         ) from None
+    if lenient:
+        _warn_once(spec, _LENIENCY[spec.encoding])
+    return data
 
 
 def _read_pfx(spec: ObjectSpec, value: str) -> Pkcs12Content:
     try:
-        blob = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
+        blob = strict_base64(value.strip())
+    except ValueError:
         raise RenderError(f"{spec.describe()}: the certificate's PFX is not valid base64") from None
     try:
         return load_pfx(blob)
-    except ValueError:
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise RenderError(
             f"{spec.describe()}: the certificate's PFX cannot be read without a password, or is corrupt"
         ) from None
 
 
 def _chain_in_order(spec: ObjectSpec, certs: list[x509.Certificate]) -> list[x509.Certificate]:
-    ordered = order_chain(certs)
+    try:
+        ordered = order_chain(certs)
+    except ValueError:
+        raise RenderError(
+            f"{spec.describe()}: a certificate in the chain has extensions that cannot be read (corrupt certificate)"
+        ) from None
     if ordered is None:
         log.warning(
             "%s: certificate chain is incomplete (missing intermediate or root); keeping the stored order",
@@ -143,11 +187,23 @@ def render_key(spec: ObjectSpec, material: KeyMaterial) -> bytes:
     """The public key as PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo)."""
     kty = material.kty.removesuffix("-HSM")
     if kty == "RSA" and material.n and material.e:
-        public = rsa.RSAPublicNumbers(int.from_bytes(material.e, "big"), int.from_bytes(material.n, "big")).public_key()
+        try:
+            public = rsa.RSAPublicNumbers(
+                int.from_bytes(material.e, "big"), int.from_bytes(material.n, "big")
+            ).public_key()
+        except ValueError:
+            raise RenderError(
+                f"{spec.describe()}: the RSA key's modulus or exponent is invalid (corrupt key material)"
+            ) from None
     elif kty == "EC" and material.crv in _EC_CURVES and material.x and material.y:
-        public = ec.EllipticCurvePublicNumbers(
-            int.from_bytes(material.x, "big"), int.from_bytes(material.y, "big"), _EC_CURVES[material.crv]
-        ).public_key()
+        try:
+            public = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(material.x, "big"), int.from_bytes(material.y, "big"), _EC_CURVES[material.crv]
+            ).public_key()
+        except ValueError:
+            raise RenderError(
+                f"{spec.describe()}: the EC key's point is not on curve {material.crv} (corrupt key material)"
+            ) from None
     else:
         detail = f"{material.kty} {material.crv}" if material.crv else material.kty
         raise RenderError(f"{spec.describe()}: key type {detail} is not supported (RSA and EC P-256/384/521 are)")

@@ -1,14 +1,16 @@
 """``tls.crt`` / ``tls.key`` for a ``kubernetes.io/tls`` Secret, taken apart as the CSI driver does.
 
 The content is a file kvfs serves: PEM (key and certificates), or binary PKCS#12 (``objectFormat:
-pfx`` with ``objectEncoding: base64``). Certificates are kept as written; the key is re-encoded as
-the driver re-encodes it: RSA as PKCS#1 ``RSA PRIVATE KEY``, EC as SEC 1 ``EC PRIVATE KEY``.
+pfx`` with ``objectEncoding: base64``). Each certificate block is re-encoded as the driver's
+``pem.EncodeToMemory`` writes it (LF, 64 columns); the key is re-encoded as the driver re-encodes it:
+RSA as PKCS#1 ``RSA PRIVATE KEY``, EC as SEC 1 ``EC PRIVATE KEY``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -35,12 +37,12 @@ def split_tls(content: bytes) -> TlsPair:
             raise TlsSplitError("no private key in the content")
         try:  # like the driver, the last non-certificate block is the key
             key = serialization.load_pem_private_key(keys[-1], password=None)
-        except (ValueError, TypeError):
-            raise TlsSplitError("the private key cannot be read (encrypted or corrupt)") from None
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise TlsSplitError("the private key cannot be read (encrypted, corrupt or of an unknown type)") from None
     else:
         try:
             pfx = load_pfx(content)
-        except ValueError:
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise TlsSplitError("the content is neither PEM nor a password-less PKCS#12 file") from None
         if pfx.key is None:
             raise TlsSplitError("no private key in the PKCS#12 content")

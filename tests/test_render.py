@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from kvfs.config import ObjectSpec
@@ -172,3 +172,157 @@ def test_order_chain_handles_any_input_order(chain: Chain) -> None:
         assert order_chain(order) == [chain.leaf, chain.intermediate, chain.root]
     assert order_chain([chain.leaf, chain.root]) is None
     assert order_chain([chain.leaf]) == [chain.leaf]
+
+
+# -- the separate .crt/.key files are re-encoded as the provider writes them -------------------------
+
+
+def rewrap(pem: bytes, width: int, eol: bytes) -> bytes:
+    """PEM as another tool writes it: each block's base64 at ``width`` columns, ``eol`` line ends."""
+    out = []
+    for block in pem_blocks(pem):
+        body = base64.b64encode(block.der)
+        lines = [f"-----BEGIN {block.type}-----".encode()]
+        lines += [body[i : i + width] for i in range(0, len(body), width)]
+        lines.append(f"-----END {block.type}-----".encode())
+        out.append(eol.join(lines) + eol)
+    return b"".join(out)
+
+
+@pytest.mark.parametrize(("width", "eol"), [(76, b"\n"), (64, b"\r\n"), (76, b"\r\n"), (40, b"\n")])
+def test_split_files_reencode_each_block_while_the_combined_file_stays_as_stored(
+    chain: Chain, width: int, eol: bytes
+) -> None:
+    stored = rewrap(chain.pem(), width, eol)
+    assert stored != chain.pem()
+    material = SecretMaterial(INFO, stored.decode(), content_type=PEM_CONTENT_TYPE, kid=KID)
+    files = dict(render(spec(), material, split=True))
+    assert files[""] == stored
+    # cryptography writes LF and 64 columns, as Go's pem.EncodeToMemory does: an independent oracle.
+    assert files[".crt"] == b"".join(pem_of(c) for c in chain.leaf_first)
+    assert files[".key"] == chain.leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+# -- bad material: one line naming the object, never a traceback -------------------------------------
+
+
+def ec_material(chain: Chain, *, nudge_y: int = 0) -> KeyMaterial:
+    numbers = chain.leaf_key.public_key().public_numbers()
+    return KeyMaterial(
+        INFO, "EC", crv="P-256", x=numbers.x.to_bytes(32, "big"), y=(numbers.y + nudge_y).to_bytes(32, "big")
+    )
+
+
+def duplicate_extension_certificate(chain: Chain) -> x509.Certificate:
+    """A certificate whose extensions repeat one (cryptography's builder refuses, so edit the DER:
+    two private extensions whose OIDs differ in one byte become the same OID)."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(chain.intermediate.subject)
+        .issuer_name(chain.root.subject)
+        .public_key(chain.leaf_key.public_key())
+        .serial_number(7)
+        .not_valid_before(chain.leaf.not_valid_before_utc)
+        .not_valid_after(chain.leaf.not_valid_after_utc)
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00"), critical=False)
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.5"), b"\x05\x00"), critical=False)
+    )
+    der = builder.sign(chain.leaf_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    assert der.count(b"\x06\x03\x2a\x03\x05") == 1
+    return x509.load_der_x509_certificate(der.replace(b"\x06\x03\x2a\x03\x05", b"\x06\x03\x2a\x03\x04"))
+
+
+@pytest.fixture(scope="module")
+def ec_chain() -> Chain:
+    return make_chain("p256")
+
+
+def bad_material(chain: Chain, ec_chain: Chain) -> dict[str, tuple[ObjectSpec, object, str]]:
+    """Each class of material a vault might hand out that cannot be served: (spec, material, message part)."""
+    pfx_with_broken_chain = base64.b64encode(
+        pkcs12.serialize_key_and_certificates(
+            b"x",
+            chain.leaf_key,
+            chain.leaf,
+            [duplicate_extension_certificate(chain), chain.root],
+            serialization.NoEncryption(),
+        )
+    ).decode()
+    key = spec(type="key")
+    return {
+        "ec-point-off-curve": (key, ec_material(ec_chain, nudge_y=1), "not on curve P-256"),
+        "rsa-even-exponent": (
+            key,
+            KeyMaterial(INFO, "RSA", n=b"\xc5" * 256, e=b"\x02"),
+            "RSA key's modulus or exponent",
+        ),
+        "rsa-exponent-one": (
+            key,
+            KeyMaterial(INFO, "RSA", n=b"\xc5" * 256, e=b"\x01"),
+            "RSA key's modulus or exponent",
+        ),
+        "ec-missing-y": (key, KeyMaterial(INFO, "EC", crv="P-256", x=b"\x01" * 32), "not supported"),
+        "cert-not-der": (spec(type="cert"), CertificateMaterial(INFO, b"\x30\x03\x02\x01"), "not valid DER"),
+        "cert-empty": (spec(type="cert"), CertificateMaterial(INFO, b""), "not valid DER"),
+        "pfx-not-base64": (spec(), SecretMaterial(INFO, "%%%", content_type=PKCS12_CONTENT_TYPE, kid=KID), "PFX"),
+        "pfx-not-pkcs12": (
+            spec(),
+            SecretMaterial(INFO, base64.b64encode(b"\x30\x00").decode(), content_type=PKCS12_CONTENT_TYPE, kid=KID),
+            "PFX",
+        ),
+        "pfx-chain-duplicate-extension": (
+            spec(),
+            SecretMaterial(INFO, pfx_with_broken_chain, content_type=PKCS12_CONTENT_TYPE, kid=KID),
+            "extensions that cannot be read",
+        ),
+        "certificate-without-content-type": (
+            spec(),
+            SecretMaterial(INFO, "x", content_type=None, kid=KID),
+            "content type",
+        ),
+    }
+
+
+BAD_MATERIAL = [
+    "ec-point-off-curve",
+    "rsa-even-exponent",
+    "rsa-exponent-one",
+    "ec-missing-y",
+    "cert-not-der",
+    "cert-empty",
+    "pfx-not-base64",
+    "pfx-not-pkcs12",
+    "pfx-chain-duplicate-extension",
+    "certificate-without-content-type",
+]
+
+
+@pytest.mark.parametrize("case", BAD_MATERIAL)
+def test_bad_material_is_a_one_line_render_error_naming_the_object(chain: Chain, ec_chain: Chain, case: str) -> None:
+    object_spec, material, expected = bad_material(chain, ec_chain)[case]
+    with pytest.raises(RenderError) as info:
+        render(object_spec, material, split=True)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith('objects[3] (objectName "obj"): '), message
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_the_sane_ec_key_next_to_the_bad_one_renders(ec_chain: Chain) -> None:
+    """The off-curve case above differs from a good key by one in y: the check, not the input, decides."""
+    pem = one(render(spec(type="key"), ec_material(ec_chain)))
+    assert serialization.load_pem_public_key(pem) == ec_chain.leaf_key.public_key()
+
+
+def test_any_parser_exception_becomes_a_render_error(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last guard: an exception type no parse site expects still ends as one line naming the object."""
+
+    def broken(*_: object) -> None:
+        raise IndexError("surprise")
+
+    monkeypatch.setattr("kvfs.render.certificate_pem", broken)
+    der = chain.leaf.public_bytes(serialization.Encoding.DER)
+    with pytest.raises(RenderError, match=r'^objects\[3\] \(objectName "obj"\): .*certificate material.*IndexError'):
+        render(spec(type="cert"), CertificateMaterial(INFO, der))

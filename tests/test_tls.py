@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 
 from kvfs.pem import pem_blocks
 from kvfs.tls import TlsSplitError, split_tls
-from tests.pki import make_chain
+from tests.pki import make_chain, pem_of
 
 
 @pytest.mark.parametrize(("kind", "key_type"), [("rsa", "RSA PRIVATE KEY"), ("p256", "EC PRIVATE KEY")])
@@ -30,3 +30,21 @@ def test_binary_pfx_content_splits_too() -> None:
 def test_content_without_a_key_is_an_error(content: bytes) -> None:
     with pytest.raises(TlsSplitError):
         split_tls(content)
+
+
+def test_certificates_are_reencoded_as_the_driver_writes_them_whatever_the_stored_line_ends() -> None:
+    """The driver's getCert re-encodes each block (pem.EncodeToMemory: LF, 64 columns)."""
+    chain = make_chain("rsa")
+    stored = chain.pem().replace(b"\n", b"\r\n")
+    pair = split_tls(stored)
+    assert pair.certificate == b"".join(pem_of(c) for c in chain.leaf_first)
+    assert b"\r" not in pair.key
+
+
+def test_an_encrypted_key_is_an_error_not_a_traceback() -> None:
+    chain = make_chain("p256")
+    encrypted = chain.leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"pw")
+    )
+    with pytest.raises(TlsSplitError, match="cannot be read"):
+        split_tls(encrypted + pem_of(chain.leaf))
