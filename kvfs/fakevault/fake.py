@@ -358,3 +358,10 @@ class FakeVault:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def replace_material(self, collection: str, name: str, version: str | None = None, **material: Any) -> None:
+        """Overwrite what a version holds (``value=``, ``content_type=`` for secrets, ``jwk=`` for keys,
+        ``cer=`` base64 DER for certificates) as given, skipping every check: Key Vault's API would refuse
+        such material or store it differently, and kvfs must still answer it with a one-line error."""
+        check_collection(collection)
+        self._state.replace_material(collection, name, version or "", material)

@@ -401,6 +401,18 @@ class VaultState:
 
     # -- updates ------------------------------------------------------------------------------------
 
+    def replace_material(self, collection: str, name: str, version: str, material: dict[str, Any]) -> None:
+        """Test hook: overwrite a version's stored ``value``, ``content_type``, ``jwk`` or ``cer`` as given,
+        without the checks the API makes (for clients facing material the service's API would refuse)."""
+        allowed = {"secrets": {"value", "content_type"}, "keys": {"jwk"}, "certificates": {"cer"}}[collection]
+        unknown = set(material) - allowed
+        if unknown:
+            raise ValueError(f"{collection} versions hold {sorted(allowed)}, not {sorted(unknown)}")
+        with self._lock:
+            _, v = self._version(collection, name, version)
+            for key, value in material.items():
+                setattr(v, key, value)
+
     def update(self, collection: str, name: str, version: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /{collection}/{name}/{version}``: attributes, tags, contentType or key_ops."""
         tags = _parse_tags(body)
