@@ -149,7 +149,8 @@ async def run_mount(
             changes = store.publish(files)
             if not changes:
                 return
-            gone = [old_inode for old_inode, _ in changes.changed.values()] + list(changes.removed.values())
+            gone = [old_inode for old_inode, _ in changes.changed.values()]
+            gone += [*changes.removed.values(), *changes.removed_folders.values()]
             operations.retire([old.nodes[inode] for inode in gone])
             await trio.to_thread.run_sync(invalidate_changes, old, store.current, changes)
             hooks.notify(aliases, store.current.generation)

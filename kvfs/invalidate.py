@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def invalidate_changes(old: Snapshot, new: Snapshot, changes: Changes) -> None:
-    """Invalidate every entry a publish changed, added or removed, and their folders' attributes."""
+    """Invalidate every entry a publish changed, added or removed (folders too), and their folders' attributes."""
     folders: set[int] = set()
     for old_inode, _new_inode in changes.changed.values():
         node = old.nodes[old_inode]
@@ -33,6 +33,16 @@ def invalidate_changes(old: Snapshot, new: Snapshot, changes: Changes) -> None:
     for new_inode in changes.added.values():
         node = new.nodes[new_inode]
         _call(pyfuse3.invalidate_entry, node.parent, node.name, 0)  # a cached "no such file", if any
+        folders.add(node.parent)
+    # Deepest first: the kernel drops a folder's entry only once it holds no entries itself.
+    for _path, folder in sorted(changes.removed_folders.items(), key=lambda item: -item[0].count("/")):
+        node = old.nodes[folder]
+        _call(pyfuse3.invalidate_entry, node.parent, node.name, folder)
+        folders.discard(folder)
+        folders.add(node.parent)
+    for folder in changes.added_folders.values():
+        node = new.nodes[folder]
+        _call(pyfuse3.invalidate_entry, node.parent, node.name, 0)
         folders.add(node.parent)
     for folder in folders:
         _call(pyfuse3.invalidate_inode, folder, False)

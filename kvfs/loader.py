@@ -11,6 +11,7 @@ import trio
 
 from .backend import VaultBackend
 from .config import ObjectSpec
+from .config.paths import PathClaims
 from .errors import ConfigError, KvfsError, ObjectNotFound
 from .material import Material, VersionInfo
 from .render import render
@@ -122,15 +123,13 @@ async def load_all(
 
 
 def _refuse_collisions(specs: tuple[ObjectSpec, ...] | list[ObjectSpec], loaded: Loaded) -> None:
-    """Two objects may not serve the same path (the split files of one beside another's alias)."""
-    owner: dict[str, ObjectSpec] = {}
+    """Two objects may not serve the same path, nor a file where the other needs a folder (the
+    class was checked at start; the ``.crt``/``.key`` files that loading adds are checked here)."""
+    claims: PathClaims[ObjectSpec] = PathClaims()
     for spec in specs:
-        for content in loaded.files.get(spec.index, []):
-            first = owner.setdefault(content.path, spec)
-            if first is not spec:
-                loaded.failures[spec.index] = ConfigError(
-                    f"{spec.describe()}: file {content.path!r} is also served by {first.describe()}; "
-                    "change one objectAlias"
-                )
-                del loaded.files[spec.index]
-                break
+        clash = claims.claim_all([content.path for content in loaded.files.get(spec.index, [])], spec)
+        if clash is not None:
+            loaded.failures[spec.index] = ConfigError(
+                f"{spec.describe()}: {clash[0]} {clash[1].describe()}; change one objectAlias"
+            )
+            del loaded.files[spec.index]

@@ -69,11 +69,16 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Changes:
-    """What a publish changed, by path: the inode each path had before and has now."""
+    """What a publish changed, by path: the inode each path had before and has now.
+
+    Folders (``conf/`` of ``conf/db.txt``) appear with their first file and go with their last one.
+    """
 
     added: dict[str, int]
     changed: dict[str, tuple[int, int]]
     removed: dict[str, int]
+    added_folders: dict[str, int] = field(default_factory=dict)
+    removed_folders: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.added or self.changed or self.removed)
@@ -92,14 +97,21 @@ class Store:
 
     def publish(self, files: Iterable[FileContent]) -> Changes:
         """Swap in a snapshot holding exactly ``files``; returns what changed."""
-        old = self._identity.copy()
+        old, old_snapshot = self._identity.copy(), self.current
         snapshot, identity = self._build(list(files), generation=self.current.generation + 1)
         self._identity = identity
         self.current = snapshot
         added = {p: v[3] for p, v in identity.items() if p not in old}
         removed = {p: v[3] for p, v in old.items() if p not in identity}
         changed = {p: (old[p][3], v[3]) for p, v in identity.items() if p in old and old[p][3] != v[3]}
-        return Changes(added=added, changed=changed, removed=removed)
+        folders = {path: inode for path, inode in self._dir_inodes.items() if path}
+        return Changes(
+            added=added,
+            changed=changed,
+            removed=removed,
+            added_folders={p: i for p, i in folders.items() if i in snapshot.nodes and i not in old_snapshot.nodes},
+            removed_folders={p: i for p, i in folders.items() if i in old_snapshot.nodes and i not in snapshot.nodes},
+        )
 
     def _allocate(self) -> int:
         inode = self._next_inode

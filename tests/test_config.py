@@ -396,6 +396,77 @@ def test_alias_may_contain_dots_and_unicode() -> None:
     assert [o.alias for o in pc.objects] == [".hidden.pem", "clé"]
 
 
+def test_aliases_may_hold_folders_shared_by_several_objects() -> None:
+    pc = parse(
+        [
+            {"objectName": "a", "objectType": "secret", "objectAlias": "conf/db.txt"},
+            {"objectName": "b", "objectType": "secret", "objectAlias": "conf/api.txt", "split": "true"},
+            {"objectName": "c", "objectType": "key", "objectAlias": "conf/keys/c.pem", "objectVersionHistory": 2},
+        ],
+        secret_objects=[{"secretName": "s", "type": "Opaque", "data": [{"objectName": "conf/db.txt", "key": "db"}]}],
+    )
+    assert [o.file_names() for o in pc.objects] == [
+        ("conf/db.txt",),
+        ("conf/api.txt", "conf/api.txt.crt", "conf/api.txt.key"),
+        ("conf/keys/c.pem",),
+    ]
+    assert pc.objects[2].paths() == ("conf/keys/c.pem/0", "conf/keys/c.pem/1")
+
+
+@pytest.mark.parametrize(
+    ("aliases", "expected"),
+    [
+        (["conf", "conf/db"], '"conf/db" needs a folder "conf", which is a file of objects[0]'),
+        (["conf/db", "conf"], 'file name "conf" is already a folder, holding a file of objects[0]'),
+        (["a/b/c", "a/b"], 'file name "a/b" is already a folder'),
+        (["a/b", "a/b/c/d"], '"a/b/c/d" needs a folder "a/b", which is a file of objects[0]'),
+    ],
+)
+def test_a_file_where_another_object_needs_a_folder_is_refused(aliases: list[str], expected: str) -> None:
+    objects = [{"objectName": f"o{i}", "objectType": "secret", "objectAlias": a} for i, a in enumerate(aliases)]
+    message = parse_error(objects)
+    assert message.startswith('spc.yaml: objects[1] (objectName "o1"): '), message
+    assert expected in message
+
+
+def test_a_split_file_where_another_object_needs_a_folder_is_refused() -> None:
+    message = parse_error(
+        [
+            {"objectName": "a", "objectType": "secret", "objectAlias": "x.crt/inner"},
+            {"objectName": "b", "objectType": "secret", "objectAlias": "x", "split": "true"},
+        ]
+    )
+    assert 'objects[1] (objectName "b")' in message
+    assert 'file name "x.crt" is already a folder, holding a file of objects[0]' in message
+
+
+@pytest.mark.parametrize("value", ["PFX", "Pfx", "pFx"])
+@pytest.mark.parametrize("object_type", ["cert", "key"])
+def test_objectformat_pfx_in_capitals_on_a_key_or_cert_is_ignored_with_a_warning(
+    value: str, object_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The provider's pfx-only-for-secrets check is case-sensitive: PFX passes there and is ignored."""
+    pc = parse([{"objectName": "c", "objectType": object_type, "objectFormat": value}])
+    assert pc.objects[0].format == "pem"
+    (warning,) = warnings_of(caplog)
+    assert 'objects[0] (objectName "c")' in warning
+    assert f'objectFormat "{value}" is ignored for objectType {object_type}' in warning
+
+
+def test_objectformat_pfx_in_lower_case_on_a_cert_is_refused_as_by_the_provider() -> None:
+    message = parse_error([{"objectName": "c", "objectType": "cert", "objectFormat": "pfx"}])
+    assert "objectFormat pfx is only for objectType secret, not cert" in message
+
+
+@pytest.mark.parametrize("value", ["pfx", "PFX", "Pfx"])
+def test_objectformat_pfx_on_a_secret_is_case_insensitive_as_in_the_provider(
+    value: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    pc = parse([{"objectName": "c", "objectType": "secret", "objectFormat": value}])
+    assert pc.objects[0].format == "pfx"
+    assert warnings_of(caplog) == []
+
+
 def test_alias_of_255_bytes_is_fine_but_split_names_must_fit() -> None:
     parse([{"objectName": "a", "objectType": "secret", "objectAlias": "a" * 255}])
     message = parse_error([{"objectName": "a", "objectType": "secret", "objectAlias": "a" * 253, "split": "true"}])

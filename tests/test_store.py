@@ -62,3 +62,24 @@ def test_an_old_snapshot_is_unaffected_by_a_publish() -> None:
     store.publish([_file("a", b"two")])
     assert held.child(ROOT_INODE, b"a").data == b"one"
     assert store.current.child(ROOT_INODE, b"a").data == b"two"
+
+
+def test_nested_folders_are_shared_and_reported_when_they_come_and_go() -> None:
+    store = Store()
+    changes = store.publish([_file("conf/db.txt", b"db"), _file("conf/api.txt", b"api"), _file("top", b"t")])
+    conf = store.current.child(ROOT_INODE, b"conf")
+    assert conf is not None and conf.is_dir
+    assert [n.name for n in store.current.listing(conf.inode)] == [b"api.txt", b"db.txt"]
+    assert changes.added_folders == {"conf": conf.inode}
+
+    changes = store.publish([_file("conf/db.txt", b"db"), _file("top", b"t"), _file("a/b/c", b"deep")])
+    a = store.current.child(ROOT_INODE, b"a")
+    b = store.current.child(a.inode, b"b")
+    assert store.current.child(b.inode, b"c").data == b"deep"
+    assert changes.added_folders == {"a": a.inode, "a/b": b.inode}
+    assert changes.removed_folders == {}
+    assert set(changes.removed) == {"conf/api.txt"}
+
+    changes = store.publish([_file("top", b"t")])
+    assert changes.removed_folders == {"conf": conf.inode, "a": a.inode, "a/b": b.inode}
+    assert [n.name for n in store.current.listing(ROOT_INODE)] == [b"top"]

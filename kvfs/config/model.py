@@ -19,7 +19,7 @@ class ObjectSpec:
     index: int  # position in the objects array, for error messages
     name: str  # objectName in the vault
     type: ObjectType
-    alias: str  # file name (objectAlias, default objectName)
+    alias: str  # file path in the mount (objectAlias, default objectName); may hold folders: conf/db.txt
     version: str = ""  # "" means latest ("latest" is normalised to "")
     format: ObjectFormat = "pem"
     encoding: ObjectEncoding = "utf-8"
@@ -35,7 +35,7 @@ class ObjectSpec:
         return f'objects[{self.index}] (objectName "{self.name}")'
 
     def file_names(self) -> tuple[str, ...]:
-        """The names this object occupies at the top of the mount.
+        """The paths this object occupies in the mount.
 
         A history object is one folder named by the alias; otherwise the alias, and with ``split``
         also ``<alias>.crt`` and ``<alias>.key``. Collisions between objects are checked on these.

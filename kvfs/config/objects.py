@@ -14,6 +14,7 @@ from typing import Any
 from .messages import Context, did_you_mean, kind_of, missing_hint, quote, warn_unknown_keys
 from .model import ObjectEncoding, ObjectFormat, ObjectSpec, ObjectType
 from .parameters import PARAMS, URL_UNSAFE, parse_bool
+from .paths import PathClaims
 from .yaml_loading import load_string_yaml
 
 OBJECT_FIELDS = (
@@ -33,6 +34,7 @@ OBJECT_FORMATS: tuple[ObjectFormat, ...] = ("pem", "pfx")
 OBJECT_ENCODINGS: tuple[ObjectEncoding, ...] = ("utf-8", "base64", "hex")
 DEFAULT_PERMISSION = 0o644
 MAX_FILE_NAME_BYTES = 255
+MAX_PATH_BYTES = 4095
 
 _OBJECT_NAME = re.compile(r"[-A-Za-z0-9]{1,127}")
 _OCTAL = re.compile(r"[0-7]+")
@@ -137,25 +139,29 @@ def _read_object_type(fields: Mapping[str, str], where: str, ctx: Context) -> Ob
 
 
 def _alias_problem(alias: str) -> str | None:
-    """Why ``alias`` cannot be a file name at the top of the mount, or None.
+    """Why ``alias`` cannot be a file path inside the mount, or None.
 
-    The provider refuses absolute paths and any ``..``; kvfs serves a flat directory and uses
-    ``..``-prefixed names itself, so it also refuses ``/``, ``.``, NUL and names over 255 bytes.
+    Like the provider, an alias may name a file in folders (``conf/db.txt``) and must not be
+    absolute or contain ``..``. kvfs also refuses what no file system can hold or what would
+    name the same file two ways: NUL, empty or ``.`` components, components over 255 bytes.
     """
     if not alias:
         return "is empty"
     if "\0" in alias:
         return "contains a NUL character"
     if alias.startswith("/"):
-        return "must be a relative file name, not an absolute path"
-    if "/" in alias:
-        return "must be a plain file name without '/' (kvfs serves one flat directory)"
-    if alias in (".", ".."):
-        return "must not be '.' or '..'"
+        return "must be a relative path, not an absolute one"
     if ".." in alias:
         return "must not contain '..'"
-    if len(alias.encode("utf-8")) > MAX_FILE_NAME_BYTES:
-        return f"is longer than {MAX_FILE_NAME_BYTES} bytes"
+    parts = alias.split("/")
+    if "" in parts:
+        return "has an empty path component (a doubled or trailing '/')"
+    if "." in parts:
+        return "must not have '.' as a path component"
+    if any(len(part.encode("utf-8")) > MAX_FILE_NAME_BYTES for part in parts):
+        return f"has a path component longer than {MAX_FILE_NAME_BYTES} bytes"
+    if len(alias.encode("utf-8")) > MAX_PATH_BYTES:
+        return f"is longer than {MAX_PATH_BYTES} bytes"
     return None
 
 
@@ -169,6 +175,9 @@ def _read_object_version(fields: Mapping[str, str], where: str, ctx: Context) ->
 
 
 def _read_object_format(fields: Mapping[str, str], object_type: ObjectType, where: str, ctx: Context) -> ObjectFormat:
+    """Case-insensitive, as the provider reads it. Keys and certificates are always PEM: the provider
+    refuses ``pfx`` on them, but its check is case-sensitive, so ``PFX`` passes there and is ignored.
+    kvfs accepts every class the provider accepts: ``PFX`` on a key or cert is ignored, with a warning."""
     value = fields.get("objectFormat", "")
     if not value:
         return "pem"
@@ -177,9 +186,16 @@ def _read_object_format(fields: Mapping[str, str], object_type: ObjectType, wher
         return "pem"
     if lowered != "pfx":
         ctx.fail(where, f"objectFormat {quote(value)} is not one of {', '.join(OBJECT_FORMATS)}")
-    if object_type != "secret":
+    if object_type == "secret":
+        return "pfx"
+    if value == "pfx":
         ctx.fail(where, f"objectFormat pfx is only for objectType secret, not {object_type}")
-    return "pfx"
+    ctx.warn(
+        where,
+        f"objectFormat {quote(value)} is ignored for objectType {object_type}, whose file is always PEM "
+        "(the provider ignores it too, but refuses the lower-case pfx: remove the field)",
+    )
+    return "pem"
 
 
 def _read_object_encoding(
@@ -233,16 +249,14 @@ def _read_object_bool(fields: Mapping[str, str], key: str, where: str, ctx: Cont
 
 
 def check_file_names(objects: tuple[ObjectSpec, ...], ctx: Context) -> None:
-    """No two objects may serve the same name (alias, split files, history folder).
-
-    The provider silently lets the later object overwrite the earlier file; kvfs refuses.
-    """
-    owners: dict[str, ObjectSpec] = {}
+    """No two objects may serve the same path (alias, split files, history folder), and no object's
+    file may stand where another needs a folder. The provider lets the later file win; kvfs refuses."""
+    claims: PathClaims[ObjectSpec] = PathClaims()
     for spec in objects:
         for name in spec.file_names():
-            if len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES:
-                ctx.fail(spec.describe(), f"file name {quote(name)} is longer than {MAX_FILE_NAME_BYTES} bytes")
-            other = owners.get(name)
-            if other is not None:
-                ctx.fail(spec.describe(), f"file name {quote(name)} is also used by {other.describe()}")
-            owners[name] = spec
+            last = name.rsplit("/", 1)[-1]
+            if len(last.encode("utf-8")) > MAX_FILE_NAME_BYTES:
+                ctx.fail(spec.describe(), f"file name {quote(last)} is longer than {MAX_FILE_NAME_BYTES} bytes")
+            clash = claims.claim(name, spec, whole_folder=bool(spec.version_history))
+            if clash is not None:
+                ctx.fail(spec.describe(), f"{clash[0]} {clash[1].describe()}")
