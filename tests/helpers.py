@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 T = TypeVar("T")
 
@@ -63,7 +64,11 @@ def provider_class_yaml(
 
 
 class KvfsProcess:
-    """``kvfs mount`` in a subprocess, the way an application's pod runs it."""
+    """``kvfs mount`` in a subprocess, the way an application's pod runs it.
+
+    Its output is read as it comes (``stdout``/``stderr`` grow while it runs), so a test can wait
+    for a log line without stopping the daemon.
+    """
 
     def __init__(self, args: list[str], env: Mapping[str, str], mountpoint: Path) -> None:
         self.mountpoint = mountpoint
@@ -74,32 +79,61 @@ class KvfsProcess:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.stdout = ""
-        self.stderr = ""
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._readers = [
+            threading.Thread(target=_drain, args=(self.process.stdout, self._out), daemon=True),
+            threading.Thread(target=_drain, args=(self.process.stderr, self._err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self._out)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self._err)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         def ready() -> bool:
             if self.process.poll() is not None:
-                self.stdout, self.stderr = self.process.communicate()
+                self._finish(timeout=5)
                 raise AssertionError(f"kvfs exited with {self.process.returncode} before mounting:\n{self.stderr}")
             return is_live_mount(self.mountpoint)
 
         wait_for(ready, timeout=timeout, what=f"{self.mountpoint} to be mounted")
 
+    def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
+        """Until ``text`` appears on the daemon's stderr."""
+        wait_for(lambda: text in self.stderr, timeout=timeout, what=f"{text!r} in the log")
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            self.stdout, self.stderr = self.process.communicate(timeout=timeout)
+            return self._finish(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.stdout, self.stderr = self.process.communicate()
+            self._finish(timeout=5)
             raise
-        return self.process.returncode
 
     def wait_exit(self, timeout: float = 60.0) -> int:
-        self.stdout, self.stderr = self.process.communicate(timeout=timeout)
-        return self.process.returncode
+        return self._finish(timeout)
+
+    def _finish(self, timeout: float) -> int:
+        code = self.process.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code
+
+
+def _drain(stream: IO[str] | None, into: list[str]) -> None:
+    if stream is not None:
+        for line in stream:
+            into.append(line)
+        stream.close()
 
 
 def is_live_mount(path: Path) -> bool:
