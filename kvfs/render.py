@@ -186,28 +186,37 @@ def pkcs12_to_pem(spec: ObjectSpec, value: str) -> bytes:
 def render_key(spec: ObjectSpec, material: KeyMaterial) -> bytes:
     """The public key as PEM ``PUBLIC KEY`` (SubjectPublicKeyInfo)."""
     kty = material.kty.removesuffix("-HSM")
-    if kty == "RSA" and material.n and material.e:
-        try:
-            public = rsa.RSAPublicNumbers(
-                int.from_bytes(material.e, "big"), int.from_bytes(material.n, "big")
-            ).public_key()
-        except ValueError:
-            raise RenderError(
-                f"{spec.describe()}: the RSA key's modulus or exponent is invalid (corrupt key material)"
-            ) from None
-    elif kty == "EC" and material.crv in _EC_CURVES and material.x and material.y:
-        try:
-            public = ec.EllipticCurvePublicNumbers(
-                int.from_bytes(material.x, "big"), int.from_bytes(material.y, "big"), _EC_CURVES[material.crv]
-            ).public_key()
-        except ValueError:
-            raise RenderError(
-                f"{spec.describe()}: the EC key's point is not on curve {material.crv} (corrupt key material)"
-            ) from None
+    if kty == "RSA":
+        public = _rsa_public_key(spec, material)
+    elif kty == "EC" and material.crv in _EC_CURVES:
+        public = _ec_public_key(spec, material)
     else:
         detail = f"{material.kty} {material.crv}" if material.crv else material.kty
         raise RenderError(f"{spec.describe()}: key type {detail} is not supported (RSA and EC P-256/384/521 are)")
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _rsa_public_key(spec: ObjectSpec, material: KeyMaterial) -> rsa.RSAPublicKey:
+    if not material.n or not material.e:
+        raise RenderError(f"{spec.describe()}: the RSA key has no modulus or exponent (n, e): corrupt key material")
+    try:
+        return rsa.RSAPublicNumbers(int.from_bytes(material.e, "big"), int.from_bytes(material.n, "big")).public_key()
+    except ValueError:
+        raise RenderError(
+            f"{spec.describe()}: the RSA key's modulus or exponent is invalid (corrupt key material)"
+        ) from None
+
+
+def _ec_public_key(spec: ObjectSpec, material: KeyMaterial) -> ec.EllipticCurvePublicKey:
+    if not material.x or not material.y:
+        raise RenderError(f"{spec.describe()}: the EC key has no point (x, y): corrupt key material")
+    x, y = int.from_bytes(material.x, "big"), int.from_bytes(material.y, "big")
+    try:
+        return ec.EllipticCurvePublicNumbers(x, y, _EC_CURVES[material.crv or ""]).public_key()
+    except ValueError:
+        raise RenderError(
+            f"{spec.describe()}: the EC key's point is not on curve {material.crv} (corrupt key material)"
+        ) from None
 
 
 def render_certificate(spec: ObjectSpec, material: CertificateMaterial) -> bytes:

@@ -240,6 +240,10 @@ def break_material(vault: FakeVault, case: str, chain: Chain) -> dict[str, str]:
         jwk["y"] = base64.urlsafe_b64encode(y.to_bytes(32, "big")).rstrip(b"=").decode()
         vault.replace_material("keys", "k", jwk={k: jwk[k] for k in ("kty", "crv", "x", "y")})
         return {"objectName": "k", "objectType": "key"}
+    if case == "ec-point-not-base64url":  # the SDK drops members it cannot decode
+        vault.create_key("k", "EC", crv="P-384")
+        vault.replace_material("keys", "k", jwk={"kty": "EC", "crv": "P-384", "x": "***", "y": "%%%"})
+        return {"objectName": "k", "objectType": "key"}
     if case == "rsa-even-exponent":
         vault.create_key("k", "RSA")
         jwk = vault.get("keys", "k")["key"]
@@ -262,7 +266,14 @@ def break_material(vault: FakeVault, case: str, chain: Chain) -> dict[str, str]:
     return {"objectName": "c", "objectType": "secret"}
 
 
-BAD_CASES = ["ec-point-off-curve", "rsa-even-exponent", "cert-not-der", "pfx-corrupt", "pfx-chain-duplicate-extension"]
+BAD_CASES = {  # case → what the one line says
+    "ec-point-off-curve": "the EC key's point is not on curve P-256",
+    "ec-point-not-base64url": "the EC key has no point (x, y)",
+    "rsa-even-exponent": "the RSA key's modulus or exponent is invalid",
+    "cert-not-der": "the certificate is not valid DER",
+    "pfx-corrupt": "the certificate's PFX cannot be read",
+    "pfx-chain-duplicate-extension": "a certificate in the chain has extensions that cannot be read",
+}
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +281,7 @@ def rsa_chain() -> Chain:
     return make_chain("rsa")
 
 
-@pytest.mark.parametrize("case", BAD_CASES)
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_unreadable_material_at_start_fails_in_one_line_naming_the_object(
     vault: FakeVault, start_kvfs: MountFactory, rsa_chain: Chain, case: str
 ) -> None:
@@ -279,6 +290,7 @@ def test_unreadable_material_at_start_fails_in_one_line_naming_the_object(
     assert kvfs.wait_exit() == 1
     line = last_error_line(kvfs.stderr)
     assert line.startswith(f'kvfs: error: objects[0] (objectName "{obj["objectName"]}"): '), line
+    assert BAD_CASES[case] in line
 
 
 def test_unreadable_material_in_a_new_version_keeps_the_last_content(
