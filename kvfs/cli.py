@@ -10,19 +10,16 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
-
-import trio
+from typing import NoReturn
 
 from . import __version__
-from .backend import DEFAULT_CONCURRENCY
 from .durations import parse_duration
 from .errors import ConfigError, KvfsError
+from .vault.backend import DEFAULT_CONCURRENCY
 
 log = logging.getLogger("kvfs")
-T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -200,28 +197,6 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
-def run_trio(func: Callable[[], Awaitable[T]]) -> T:
-    """trio.run, with an exception group from a nursery reduced to the error that matters."""
-    try:
-        return trio.run(func)
-    except BaseExceptionGroup as group:
-        raise _most_relevant(group) from None
-
-
-def _most_relevant(group: BaseExceptionGroup) -> BaseException:
-    leaves: list[BaseException] = []
-
-    def walk(exc: BaseException) -> None:
-        if isinstance(exc, BaseExceptionGroup):
-            for inner in exc.exceptions:
-                walk(inner)
-        else:
-            leaves.append(exc)
-
-    walk(group)
-    return next((e for e in leaves if isinstance(e, KvfsError)), leaves[0])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -251,4 +226,4 @@ def console_main() -> NoReturn:
     sys.exit(main())
 
 
-__all__ = ["ConfigError", "build_parser", "console_main", "main", "run_trio"]
+__all__ = ["ConfigError", "build_parser", "console_main", "main"]

@@ -10,17 +10,44 @@ import stat
 import sys
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
+
+import trio
 
 from .config import load_provider_class
 from .daemon import MountOptions, RotationOptions, VaultOptions, open_backend, run_mount
+from .engine.loader import load_all
 from .errors import ConfigError, KvfsError
-from .hooks import HookOptions
-from .loader import load_all
-from .mountpoint import prepare_mountpoint
-from .store import Snapshot
+from .sinks.fuse.mountpoint import prepare_mountpoint
+from .sinks.fuse.store import Snapshot
+from .sinks.hooks import HookOptions
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def run_trio(func: Callable[[], Awaitable[T]]) -> T:
+    """trio.run, with an exception group from a nursery reduced to the error that matters."""
+    try:
+        return trio.run(func)
+    except BaseExceptionGroup as group:
+        raise _most_relevant(group) from None
+
+
+def _most_relevant(group: BaseExceptionGroup) -> BaseException:
+    leaves: list[BaseException] = []
+
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
+
+    walk(group)
+    return next((e for e in leaves if isinstance(e, KvfsError)), leaves[0])
 
 
 def _vault_options(args: argparse.Namespace) -> VaultOptions:
@@ -52,8 +79,6 @@ def _rotation_options(args: argparse.Namespace) -> RotationOptions:
 
 
 def mount(args: argparse.Namespace) -> int:
-    from .cli import run_trio
-
     provider_class = load_provider_class(args.config)
     rotation = _rotation_options(args)
     prepare_mountpoint(args.mountpoint)  # fail on a bad mountpoint before touching the network
@@ -67,8 +92,6 @@ def mount(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     """Fetch and render every object; print alias, type, version and size (never a value)."""
-    from .cli import run_trio
-
     provider_class = load_provider_class(args.config)
     backend = open_backend(provider_class, _vault_options(args))
     try:
@@ -155,7 +178,6 @@ spec:
 
 def demo(args: argparse.Namespace) -> int:
     """The fake vault with sample objects, mounted through the production workload-identity path."""
-    from .cli import run_trio
     from .config import parse_provider_class
     from .fakevault import FakeVault, demo_objects
 

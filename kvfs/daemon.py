@@ -17,17 +17,18 @@ from pathlib import Path
 import pyfuse3
 import trio
 
-from .backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
 from .config import ProviderClass
+from .content.files import FileContent
+from .engine.loader import Loaded, load_all
+from .engine.rotation import Rotator, Served
 from .errors import ConfigError, MountError
-from .fs import KvfsOperations
-from .hooks import ChangeHooks, HookOptions
-from .identity import build_credential
-from .invalidate import invalidate_changes
-from .loader import Loaded, load_all
-from .mountpoint import mount_options, raise_max_background
-from .rotation import Rotator, Served
-from .store import FileContent, Snapshot, Store
+from .sinks.fuse.invalidate import invalidate_changes
+from .sinks.fuse.mountpoint import mount_options, raise_max_background
+from .sinks.fuse.operations import KvfsOperations
+from .sinks.fuse.store import Snapshot, Store
+from .sinks.hooks import ChangeHooks, HookOptions
+from .vault.backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
+from .vault.identity import build_credential
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import trio
 from azure.identity import WorkloadIdentityCredential
 from azure.keyvault.keys import KeyClient
 
-from kvfs.backend import BackendSettings, VaultBackend
 from kvfs.config import ObjectSpec
+from kvfs.content.material import KeyMaterial, SecretMaterial
 from kvfs.errors import (
     AccessDenied,
     AuthenticationFailed,
@@ -21,7 +21,7 @@ from kvfs.errors import (
     VaultUnavailable,
 )
 from kvfs.fakevault import FakeVault
-from kvfs.material import KeyMaterial, SecretMaterial
+from kvfs.vault.backend import BackendSettings, VaultBackend
 from tests.conftest import sdk_options
 
 

@@ -9,8 +9,9 @@ import stat
 import pyfuse3
 import pytest
 
-from kvfs.fs import KvfsOperations
-from kvfs.store import ROOT_INODE, FileContent, Store
+from kvfs.content.files import FileContent
+from kvfs.sinks.fuse.operations import KvfsOperations
+from kvfs.sinks.fuse.store import ROOT_INODE, Store
 
 CTX = pyfuse3.RequestContext()
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential
 
-from kvfs.clouds import cloud_for, vault_url
 from kvfs.config import ProviderClass
+from kvfs.config.clouds import cloud_for, vault_url
 from kvfs.errors import ConfigError
-from kvfs.identity import authority_host, build_credential
+from kvfs.vault.identity import authority_host, build_credential
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from kvfs.config import ObjectSpec
+from kvfs.content.material import VersionInfo
+from kvfs.engine.loader import select_history
 from kvfs.errors import ObjectNotFound
-from kvfs.loader import select_history
-from kvfs.material import VersionInfo
 
 
 def versions(*entries: tuple[str, int, bool]) -> list[VersionInfo]:

@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from kvfs.config import ObjectSpec
+from kvfs.content.material import CertificateMaterial, KeyMaterial, SecretMaterial, VersionInfo
+from kvfs.content.pem import order_chain, pem_blocks
+from kvfs.content.render import PEM_CONTENT_TYPE, PKCS12_CONTENT_TYPE, render
 from kvfs.errors import RenderError
-from kvfs.material import CertificateMaterial, KeyMaterial, SecretMaterial, VersionInfo
-from kvfs.pem import order_chain, pem_blocks
-from kvfs.render import PEM_CONTENT_TYPE, PKCS12_CONTENT_TYPE, render
 from tests.pki import Chain, make_chain, pem_of
 
 INFO = VersionInfo("obj", "v1", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC))
@@ -80,7 +80,7 @@ def test_pfx_becomes_pkcs8_key_then_leaf_intermediate_root(chain: Chain) -> None
 def test_an_incomplete_chain_keeps_the_stored_order_with_a_warning(
     chain: Chain, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="kvfs.render"):
+    with caplog.at_level(logging.WARNING, logger="kvfs.content.render"):
         pem = one(render(spec(), pfx_secret(chain, extra=[chain.root])))
     assert certs_in(pem) == [chain.leaf, chain.root]
     assert any("incomplete" in r.message and "objects[3]" in r.message for r in caplog.records)
@@ -324,7 +324,7 @@ def test_any_parser_exception_becomes_a_render_error(chain: Chain, monkeypatch: 
     def broken(*_: object) -> None:
         raise IndexError("surprise")
 
-    monkeypatch.setattr("kvfs.render.certificate_pem", broken)
+    monkeypatch.setattr("kvfs.content.render.certificate_pem", broken)
     der = chain.leaf.public_bytes(serialization.Encoding.DER)
     with pytest.raises(RenderError, match=r'^objects\[3\] \(objectName "obj"\): .*certificate material.*IndexError'):
         render(spec(type="cert"), CertificateMaterial(INFO, der))

@@ -7,12 +7,12 @@ import time
 import pytest
 from azure.identity import WorkloadIdentityCredential
 
-from kvfs.backend import BackendSettings, VaultBackend
 from kvfs.config import ObjectSpec
+from kvfs.content.files import FileContent
+from kvfs.engine.loader import load_all
+from kvfs.engine.rotation import Backoff, Rotator, Served
 from kvfs.fakevault import FakeVault
-from kvfs.loader import load_all
-from kvfs.rotation import Backoff, Rotator, Served
-from kvfs.store import FileContent
+from kvfs.vault.backend import BackendSettings, VaultBackend
 
 
 class Recorder:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import stat
 
-from kvfs.store import ROOT_INODE, FileContent, Store
+from kvfs.content.files import FileContent
+from kvfs.sinks.fuse.store import ROOT_INODE, Store
 
 
 def _file(path: str, data: bytes, permission: int = 0o644, mtime_ns: int = 1_000, version: str = "v1") -> FileContent:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from kvfs.pem import pem_blocks
-from kvfs.tls import TlsSplitError, split_tls
+from kvfs.content.pem import pem_blocks
+from kvfs.content.tls import TlsSplitError, split_tls
 from tests.pki import make_chain, pem_of
 
 

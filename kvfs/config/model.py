@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..clouds import CLOUDS, Cloud, vault_url
+from .clouds import CLOUDS, Cloud, vault_url
 
 ObjectType = Literal["secret", "key", "cert"]
 ObjectFormat = Literal["pem", "pfx"]

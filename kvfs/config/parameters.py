@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..clouds import CLOUDS, DEFAULT_CLOUD
+from .clouds import CLOUDS, DEFAULT_CLOUD
 from .messages import Context, did_you_mean, kind_of, log, missing_hint, quote
 
 PARAMS = "spec.parameters"

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kvfs.engine.rotation import SAME_SECOND_MARGIN
 from kvfs.fakevault import FakeVault
-from kvfs.rotation import SAME_SECOND_MARGIN
 from tests.bench.bench_read import timings
 from tests.bench.common import MountedKvfs, compile_readloop, kvfs_mount, print_table, summary
 from tests.helpers import wait_for

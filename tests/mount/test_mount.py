@@ -238,7 +238,7 @@ def test_the_connection_has_room_for_background_requests(
     vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path
 ) -> None:
     """With libfuse's 12, a storm of closes starves page reads (seen under 32 readers during rotations)."""
-    from kvfs.mountpoint import MAX_BACKGROUND, _connection_id
+    from kvfs.sinks.fuse.mountpoint import MAX_BACKGROUND, _connection_id
 
     vault.set_secret("s", "v")
     start_kvfs([{"objectName": "s", "objectType": "secret"}])

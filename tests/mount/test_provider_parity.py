@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from inotify_simple import INotify
 from inotify_simple import flags as inotify_flags
 
+from kvfs.content.pem import pem_blocks
 from kvfs.fakevault import FakeVault
-from kvfs.pem import pem_blocks
 from tests.helpers import wait_for
 from tests.mount.conftest import MountFactory
 from tests.pki import Chain, make_chain, pem_of

@@ -25,8 +25,8 @@ import pytest
 from inotify_simple import INotify
 from inotify_simple import flags as inotify_flags
 
+from kvfs.engine.rotation import SAME_SECOND_MARGIN
 from kvfs.fakevault import FakeVault
-from kvfs.rotation import SAME_SECOND_MARGIN
 from tests.helpers import KvfsProcess, wait_for
 from tests.mount.conftest import MountFactory
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from kvfs.config import ObjectSpec
+from kvfs.content.material import SecretMaterial, VersionInfo
+from kvfs.content.pem import pem_blocks
+from kvfs.content.render import render
+from kvfs.content.value_decoding import strict_base64, strict_hex
 from kvfs.errors import RenderError
-from kvfs.material import SecretMaterial, VersionInfo
-from kvfs.pem import pem_blocks
-from kvfs.render import render
-from kvfs.value_decoding import strict_base64, strict_hex
 
 VECTORS: dict[str, Any] = json.loads((Path(__file__).parent / "provider_vectors.json").read_text())
 INFO = VersionInfo("obj", "v1", None, None)
@@ -77,7 +77,7 @@ def test_every_value_the_provider_serves_kvfs_serves_alike_and_without_a_warning
 ) -> None:
     served = [case for case in VECTORS[kind] if case["ok"]]
     assert len(served) >= 20
-    with caplog.at_level(logging.WARNING, logger="kvfs.render"):
+    with caplog.at_level(logging.WARNING, logger="kvfs.content.render"):
         for case in served:
             assert render(secret(kind), SecretMaterial(INFO, case["input"])) == [("", go_answer(case))]
     assert caplog.records == []
@@ -100,7 +100,7 @@ def test_a_value_the_provider_refuses_is_refused_or_served_with_one_warning(
     """Whatever kvfs served before it still serves, with the same bytes, saying the provider would not."""
     refused = [case["input"] for case in VECTORS[kind] if not case["ok"]]
     outcomes = {"served": 0, "refused": 0}
-    with caplog.at_level(logging.WARNING, logger="kvfs.render"):
+    with caplog.at_level(logging.WARNING, logger="kvfs.content.render"):
         for index, value in enumerate(refused):
             caplog.clear()
             name = f"{kind}-{index}"
@@ -128,7 +128,7 @@ def test_a_value_the_provider_refuses_is_refused_or_served_with_one_warning(
 
 def test_the_leniency_warning_is_given_once_per_object(caplog: pytest.LogCaptureFixture) -> None:
     spec = ObjectSpec(index=0, name="once", type="secret", alias="once", encoding="base64")
-    with caplog.at_level(logging.WARNING, logger="kvfs.render"):
+    with caplog.at_level(logging.WARNING, logger="kvfs.content.render"):
         for _ in range(3):  # every poll that finds a new version renders again
             assert render(spec, SecretMaterial(INFO, "aGVsbG8= ")) == [("", b"hello")]
     assert len(caplog.records) == 1

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 
 import trio
 
-from .backend import VaultBackend
-from .config import ObjectSpec
-from .config.paths import PathClaims
-from .errors import ConfigError, KvfsError, ObjectNotFound
-from .material import Material, VersionInfo
-from .render import render
-from .store import FileContent
+from ..config import ObjectSpec
+from ..config.paths import PathClaims
+from ..content.files import FileContent
+from ..content.material import Material, VersionInfo
+from ..content.render import render
+from ..errors import ConfigError, KvfsError, ObjectNotFound
+from ..vault.backend import VaultBackend
 
 log = logging.getLogger(__name__)
 _EPOCH = datetime.fromtimestamp(0, UTC)

@@ -20,12 +20,12 @@ from typing import TypeVar
 
 import trio
 
-from .backend import VaultBackend
-from .config import ObjectSpec
-from .errors import AccessDenied, BackendError, KvfsError, ObjectDisabled, ObjectNotFound, Throttled
+from ..config import ObjectSpec
+from ..content.files import FileContent
+from ..content.material import Material, VersionInfo
+from ..errors import AccessDenied, BackendError, KvfsError, ObjectDisabled, ObjectNotFound, Throttled
+from ..vault.backend import VaultBackend
 from .loader import files_for, select_history
-from .material import Material, VersionInfo
-from .store import FileContent
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,8 +14,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .config import ObjectSpec
-from .errors import RenderError
+from ..config import ObjectSpec
+from ..errors import RenderError
 from .material import CertificateMaterial, KeyMaterial, Material, SecretMaterial
 from .pem import CERTIFICATE, Pkcs12Content, certificate_pem, load_pfx, order_chain, pem_blocks, pkcs8_pem
 from .value_decoding import lenient_base64, lenient_hex, strict_base64

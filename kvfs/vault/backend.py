@@ -24,8 +24,9 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import RequestsTransport
 
-from .config import ObjectSpec
-from .errors import (
+from ..config import ObjectSpec
+from ..content.material import CertificateMaterial, KeyMaterial, Material, SecretMaterial, VersionInfo
+from ..errors import (
     AccessDenied,
     AuthenticationFailed,
     BackendError,
@@ -34,7 +35,6 @@ from .errors import (
     Throttled,
     VaultUnavailable,
 )
-from .material import CertificateMaterial, KeyMaterial, Material, SecretMaterial, VersionInfo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

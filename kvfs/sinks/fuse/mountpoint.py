@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import ConfigError, MountError
+from ...errors import ConfigError, MountError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Readers (the FUSE handlers) take ``store.current`` once per request and see one 
 tree. ``publish`` builds a complete new snapshot and swaps it in one assignment, so every change
 found in one refresh becomes visible together. Inode numbers are stable while a file's content
 and mode stay the same; a file whose content changes gets a new inode, so that watchers of the
-old one can be told it went away (see ``fs.py``).
+old one can be told it went away (see ``operations.py``).
 """
 
 from __future__ import annotations
@@ -17,19 +17,10 @@ from dataclasses import dataclass, field
 
 import pyfuse3
 
+from ...content.files import FileContent
+
 ROOT_INODE: int = pyfuse3.ROOT_INODE
 DIR_MODE = stat.S_IFDIR | 0o755
-
-
-@dataclass(frozen=True)
-class FileContent:
-    """One file as the renderer produced it. ``path`` is relative, '/'-separated."""
-
-    path: str
-    data: bytes = field(repr=False)
-    permission: int
-    mtime_ns: int
-    version: str = ""
 
 
 @dataclass(frozen=True)

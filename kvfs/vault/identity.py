@@ -17,8 +17,8 @@ from typing import Any
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential, WorkloadIdentityCredential
 
-from .config import ProviderClass
-from .errors import ConfigError
+from ..config import ProviderClass
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 

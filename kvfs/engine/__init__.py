@@ -1,0 +1,1 @@
+"""Loading every object, then polling for new versions and publishing change sets."""
