@@ -23,8 +23,9 @@ import trustme
 
 from .authority import Authority
 from .faults import FaultSet
+from .https import TLSServer
 from .reqlog import RequestLog
-from .server import App, TLSServer
+from .server import App, Handler
 from .state import VaultState, check_collection
 
 DEFAULT_TENANT_ID = "72f9a6c1-5b3e-4d8a-9c0f-6e1b2d3a4f50"
@@ -104,7 +105,7 @@ class FakeVault:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             leaf.configure_cert(context)
             app = App(state=self._state, authority=self._authority, faults=self._faults, log=self._log, info=self.info)
-            server = TLSServer((self.host, self._port), context, app)
+            server = TLSServer((self.host, self._port), context, app, Handler)
             self._port = server.server_address[1]
             base = f"https://{_url_host(self.host)}:{self._port}"
             self._state.vault_url = base + "/"
@@ -143,11 +144,7 @@ class FakeVault:
             return
         if self.state_dir is not None:
             (self.state_dir / INFO_FILE).unlink(missing_ok=True)
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(timeout=5)
+        server.stop(thread)
 
     def __enter__(self) -> FakeVault:
         return self.start()

@@ -1,26 +1,21 @@
-"""HTTP plumbing: a threaded HTTPS server that routes to the test hooks, the authority or the vault.
+"""The request handler: routes to the test hooks, the authority or the vault (on ``https.TLSServer``).
 
-One thread per connection (keep-alive, HTTP/1.1, always Content-Length), the TLS handshake done in that
-thread so a slow client never stalls ``accept``. Every non-hook request is logged, then faults apply,
-then the authority or the vault (after its bearer-token check) answers.
+Every non-hook request is logged, then faults apply, then the authority or the vault (after its
+bearer-token check) answers. Answers always carry Content-Length (keep-alive).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import socket
 import ssl
-import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from . import hooks, vaultapi
+from . import hooks, https, vaultapi
 from .authority import VAULT_RESOURCE, Authority
 from .errors import FakeVaultError
 from .faults import Fault, FaultSet
@@ -30,9 +25,6 @@ from .state import VaultState
 log = logging.getLogger("kvfs.fakevault")
 
 MAX_BODY = 8 * 1024 * 1024
-HANDSHAKE_TIMEOUT = 10.0
-#: Idle keep-alive connections are closed after this long (clients reconnect transparently).
-IDLE_TIMEOUT = 120.0
 
 _FAULT_CODES = {
     400: "BadParameter",
@@ -66,65 +58,13 @@ class App:
         )
 
 
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(https.Handler):
     server_version = "kvfs-fakevault"
-    sys_version = ""
-    timeout = IDLE_TIMEOUT
-    server: TLSServer
+    max_body = MAX_BODY
+    server: https.TLSServer
     _log_entry: dict[str, Any] | None = None
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    do_PUT = do_POST = do_PATCH = do_DELETE = do_GET
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
-
     # -- plumbing ----------------------------------------------------------------------------
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return self._read_chunked()
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        try:
-            length = int(raw)
-        except ValueError:
-            self.close_connection = True
-            raise _BadRequest(400, "invalid Content-Length") from None
-        if length < 0 or length > MAX_BODY:
-            self.close_connection = True
-            raise _BadRequest(413, f"request body larger than {MAX_BODY} bytes")
-        return self.rfile.read(length)
-
-    def _read_chunked(self) -> bytes:
-        chunks, total = [], 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                self.close_connection = True
-                raise _BadRequest(400, "malformed chunked body") from None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY:
-                self.close_connection = True
-                raise _BadRequest(413, f"request body larger than {MAX_BODY} bytes")
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(1024)
 
     def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> int:
         data = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode("utf-8")
@@ -149,14 +89,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ------------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
+    def dispatch(self) -> None:
         app = self.server.app
         raw_path = self.path
         split = urlsplit(raw_path)
         if split.path == "/_fake" or split.path.startswith("/_fake/"):
             try:
-                body = self._read_body()
-            except _BadRequest as exc:
+                body = self.read_body()
+            except https.BodyError as exc:
                 self._send(exc.status, {"error": {"code": "BadRequest", "message": str(exc)}})
                 return
             status, payload = hooks.handle(
@@ -181,8 +121,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _serve(self, app: App, raw_path: str, path: str, query_string: str) -> int:
         try:
-            body = self._read_body()
-        except _BadRequest as exc:
+            body = self.read_body()
+        except https.BodyError as exc:
             return self._send(exc.status, {"error": {"code": "BadParameter", "message": str(exc)}})
         segments = [unquote(s) for s in path.split("/")[1:]]
         is_vault = vaultapi.is_vault_path(segments)
@@ -262,62 +202,3 @@ def _is_authority(segments: list[str]) -> bool:
         len(segments) == 4
         and segments[1:] in (["oauth2", "v2.0", "token"], ["v2.0", ".well-known", "openid-configuration"])
     )
-
-
-class TLSServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer over TLS; the handshake runs in the connection's own thread."""
-
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], ssl_context: ssl.SSLContext, app: App) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.ssl_context = ssl_context
-        self.app = app
-        self._connections: set[ssl.SSLSocket] = set()
-        self._conn_lock = threading.Lock()
-        self._closing = False
-        super().__init__(address, Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(HANDSHAKE_TIMEOUT)
-        # Headers and body go out in separate writes: without this, Nagle + delayed ACK add ~40 ms.
-        with contextlib.suppress(OSError):
-            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("TLS handshake with %s failed: %s", client_address, exc)
-            return
-        with self._conn_lock:
-            if self._closing:
-                tls.close()
-                return
-            self._connections.add(tls)
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        except (ConnectionError, TimeoutError, ssl.SSLError, OSError) as exc:
-            log.debug("connection from %s ended: %s", client_address, exc)
-        finally:
-            with self._conn_lock:
-                self._connections.discard(tls)
-            with contextlib.suppress(OSError):
-                tls.close()
-
-    def shutdown_request(self, request: Any) -> None:
-        with contextlib.suppress(OSError):
-            request.close()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("error on connection from %s", client_address, exc_info=True)
-
-    def close_connections(self) -> None:
-        """Drop every open connection (keep-alive ones included), so stop() leaves nothing behind."""
-        with self._conn_lock:
-            self._closing = True
-            conns = list(self._connections)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
