@@ -118,6 +118,27 @@ def _add_mount_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_kubernetes_options(parser: argparse.ArgumentParser, *, optional_sync: bool) -> None:
+    group = parser.add_argument_group("Kubernetes Secrets (from the class's secretObjects)")
+    if optional_sync:
+        group.add_argument(
+            "--no-sync-secrets",
+            dest="sync_secrets",
+            action="store_false",
+            help="do not write the class's secretObjects as Kubernetes Secrets (default: write them when it has any)",
+        )
+    group.add_argument(
+        "--kubeconfig",
+        metavar="PATH",
+        help="kubeconfig to reach the API server (default: KUBECONFIG, else in-cluster; never ~/.kube/config)",
+    )
+    group.add_argument(
+        "--namespace",
+        help="namespace of the Secrets (default: POD_NAMESPACE, the in-cluster namespace, the class's namespace, "
+        "the kubeconfig context's)",
+    )
+
+
 def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value == 0:
@@ -168,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_options(mount)
     _add_mount_options(mount)
     _add_rotation_options(mount)
+    _add_kubernetes_options(mount, optional_sync=True)
+
+    sync = commands.add_parser(
+        "sync", help="keep the class's secretObjects as Kubernetes Secrets, without mounting anything"
+    )
+    sync.add_argument("config", metavar="CONFIG", help=config_help)
+    sync.add_argument(
+        "--once", action="store_true", help="write the Secrets and exit (0 only if every Secret was written)"
+    )
+    _add_vault_options(sync)
+    _add_rotation_options(sync)
+    _add_kubernetes_options(sync, optional_sync=False)
 
     check = commands.add_parser("check", help="authenticate and fetch every object without mounting; print no values")
     check.add_argument("config", metavar="CONFIG", help=config_help)
@@ -193,7 +226,7 @@ def configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     # The SDK logs request details at INFO; its warnings are worth seeing, the rest is noise.
-    for noisy in ("azure", "urllib3", "msal"):
+    for noisy in ("azure", "urllib3", "msal", "httpx2", "httpcore2", "lightkube"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
@@ -208,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     handler = {
         "mount": commands.mount,
+        "sync": commands.sync,
         "check": commands.check,
         "fake-vault": commands.fake_vault,
         "demo": commands.demo,

@@ -12,17 +12,20 @@ import tempfile
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
-from .config import load_provider_class
-from .daemon import MountOptions, RotationOptions, VaultOptions, open_backend, run_mount
+from .config import ProviderClass, load_provider_class
+from .daemon import MountOptions, RotationOptions, VaultOptions, open_backend, run_mount, run_sync
 from .engine.loader import load_all
 from .errors import ConfigError, KvfsError
 from .sinks.fuse.mountpoint import prepare_mountpoint
 from .sinks.fuse.store import Snapshot
 from .sinks.hooks import HookOptions
+
+if TYPE_CHECKING:
+    from .sinks.kubernetes.sync import SecretSync
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,15 +81,78 @@ def _rotation_options(args: argparse.Namespace) -> RotationOptions:
     return RotationOptions(interval=None if args.disable_rotation else args.rotation_poll_interval, hooks=hooks)
 
 
+def _secret_sync(args: argparse.Namespace, provider_class: ProviderClass, rotation: RotationOptions) -> SecretSync:
+    """The Secret sink, its Kubernetes settings checked now (a configuration error exits 2 before any network).
+    Imported here: the Kubernetes client costs import time that mounts without secretObjects need not pay."""
+    from .sinks.kubernetes.client import open_writer
+    from .sinks.kubernetes.settings import resolve_kube_settings
+    from .sinks.kubernetes.sync import SecretSync
+
+    settings = resolve_kube_settings(
+        kubeconfig=args.kubeconfig, namespace=args.namespace, class_namespace=provider_class.namespace
+    )
+    writer = open_writer(settings)
+    log.info(
+        "Secrets: %d from secretObjects into namespace %s, through %s",
+        len(provider_class.secret_objects),
+        settings.namespace,
+        settings.source,
+    )
+    return SecretSync(provider_class.secret_objects, writer, retry_ceiling=rotation.interval or 60.0)
+
+
+async def _closing(secrets: SecretSync | None, work: Callable[[], Awaitable[T]]) -> T:
+    """Run ``work``, then close the Kubernetes client (inside trio, where it was used)."""
+    try:
+        return await work()
+    finally:
+        if secrets is not None:
+            with trio.CancelScope(shield=True):
+                await secrets.writer.close()
+
+
 def mount(args: argparse.Namespace) -> int:
     provider_class = load_provider_class(args.config)
     rotation = _rotation_options(args)
     prepare_mountpoint(args.mountpoint)  # fail on a bad mountpoint before touching the network
+    secrets = None
+    if provider_class.secret_objects and args.sync_secrets:
+        secrets = _secret_sync(args, provider_class, rotation)
+    elif provider_class.secret_objects:
+        log.info("--no-sync-secrets: the class's %d secretObjects are not synced", len(provider_class.secret_objects))
     backend = open_backend(provider_class, _vault_options(args))
+    options = _mount_options(args, args.mountpoint)
     try:
-        run_trio(lambda: run_mount(provider_class, backend, _mount_options(args, args.mountpoint), rotation))
+        run_trio(
+            lambda: _closing(secrets, lambda: run_mount(provider_class, backend, options, rotation, secrets=secrets))
+        )
     finally:
         backend.close()
+    return 0
+
+
+def sync(args: argparse.Namespace) -> int:
+    """Kubernetes Secrets from the class's secretObjects, without a mount. Exit 0 once stopped by a signal,
+    or with ``--once`` only when every Secret was written."""
+    provider_class = load_provider_class(args.config)
+    if not provider_class.secret_objects:
+        raise ConfigError(f"{args.config}: the class has no secretObjects: there are no Secrets to sync")
+    rotation = _rotation_options(args)
+    secrets = _secret_sync(args, provider_class, rotation)
+    backend = open_backend(provider_class, _vault_options(args))
+    try:
+        written = run_trio(
+            lambda: _closing(secrets, lambda: run_sync(provider_class, backend, secrets, rotation, once=args.once))
+        )
+    finally:
+        backend.close()
+    if args.once and not written:
+        log.error(
+            "%d of %d Secrets could not be written (see above)",
+            len(provider_class.secret_objects) - secrets.written_count,
+            len(provider_class.secret_objects),
+        )
+        return 1
     return 0
 
 
@@ -216,4 +282,4 @@ def _print_demo(snapshot: Snapshot, mountpoint: Path) -> None:
     sys.stdout.flush()
 
 
-__all__ = ["KvfsError", "check", "demo", "fake_vault", "mount"]
+__all__ = ["KvfsError", "check", "demo", "fake_vault", "mount", "sync"]

@@ -1,7 +1,9 @@
-"""The daemon: load every object, then mount, serve until a signal, unmount.
+"""The daemon: load every object, then serve it through the sinks a command asks for, until a signal.
 
-Everything runs in one trio nursery. The mount appears only after every object is loaded, so
-"the mountpoint is a mount" means "ready". SIGTERM and SIGINT end the FUSE loop and unmount.
+``run_mount``: the FUSE mount (and, when the class has ``secretObjects``, Kubernetes Secrets) plus
+hooks. ``run_sync``: Kubernetes Secrets and hooks, no mount. Everything runs in one trio nursery. The
+mount appears only after every object is loaded, so "the mountpoint is a mount" means "ready".
+SIGTERM and SIGINT end the FUSE loop and unmount (or end the sync); SIGHUP polls at once.
 """
 
 from __future__ import annotations
@@ -13,22 +15,28 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyfuse3
 import trio
 
+from .backoff import Backoff
 from .config import ProviderClass
-from .content.files import FileContent
+from .content.files import ChangeSet
 from .engine.loader import Loaded, load_all
 from .engine.rotation import Rotator, Served
 from .errors import ConfigError, MountError
-from .sinks.fuse.invalidate import invalidate_changes
+from .sinks.base import Publisher
 from .sinks.fuse.mountpoint import mount_options, raise_max_background
 from .sinks.fuse.operations import KvfsOperations
+from .sinks.fuse.sink import FuseSink
 from .sinks.fuse.store import Snapshot, Store
 from .sinks.hooks import ChangeHooks, HookOptions
 from .vault.backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
 from .vault.identity import build_credential
+
+if TYPE_CHECKING:
+    from .sinks.kubernetes.sync import SecretSync
 
 log = logging.getLogger(__name__)
 
@@ -96,82 +104,112 @@ class RotationOptions:
     hooks: HookOptions = field(default_factory=HookOptions)
 
 
+class _Engine:
+    """What every command shares: the initial load, the rotation engine, signals, and the sinks."""
+
+    def __init__(
+        self, provider_class: ProviderClass, backend: VaultBackend, rotation: RotationOptions, *, split: bool
+    ) -> None:
+        self.provider_class = provider_class
+        self.backend = backend
+        self.rotation = rotation
+        self.split = split
+        self.rotator: Rotator | None = None
+        self.loaded = Loaded()
+
+    async def load(self) -> ChangeSet:
+        """Every object, or the first failure (in configuration order) raised."""
+        self.loaded = await load_all(self.backend, self.provider_class.objects, split=self.split)
+        raise_first_failure(self.loaded)
+        return ChangeSet(1, tuple(self.loaded.all_files()))
+
+    def make_rotator(self, publisher: Publisher) -> Rotator | None:
+        """Made before serving starts, so that a SIGHUP from then on is not lost."""
+        if self.rotation.interval is None:
+            return None
+        served = {
+            spec.index: Served(spec, self.loaded.materials.get(spec.index, []), self.loaded.files.get(spec.index, []))
+            for spec in self.provider_class.objects
+        }
+        self.rotator = Rotator(
+            self.backend, served, publisher.publish, interval=self.rotation.interval, split=self.split
+        )
+        return self.rotator
+
+    async def start_rotation(self, nursery: trio.Nursery) -> None:
+        if self.rotator is not None:
+            await nursery.start(self.rotator.run)
+            log.info("rotation: polling every %ss", f"{self.rotation.interval:g}")
+
+    async def watch_signals(self, stop: Callable[[str], None]) -> None:
+        """SIGHUP polls now; SIGTERM or SIGINT calls ``stop``."""
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum != signal.SIGHUP:
+                    stop(signal.Signals(signum).name)
+                    return
+                if self.rotator is not None:
+                    log.info("SIGHUP received: polling the vault now")
+                    self.rotator.request_refresh()
+                elif self.rotation.interval is None:
+                    log.info("SIGHUP received: rotation is off, nothing to refresh")
+                else:
+                    log.info("SIGHUP received while loading: the content is being fetched now")
+
+    def log_summary(self, secrets: SecretSync | None) -> None:
+        if self.rotator is not None:
+            log.info("rotation: %s", self.rotator.stats.summary())
+        if secrets is not None:
+            log.info("secrets: %s", secrets.stats.summary(secrets.writer.calls))
+
+
 async def run_mount(
     provider_class: ProviderClass,
     backend: VaultBackend,
     mount: MountOptions,
     rotation: RotationOptions | None = None,
     *,
+    secrets: SecretSync | None = None,
     on_ready: Callable[[Snapshot], None] | None = None,
 ) -> None:
     """Load, mount, keep content current, serve until SIGTERM/SIGINT or an external unmount, then unmount.
 
-    The caller has checked the mountpoint (``prepare_mountpoint``) before opening the backend, so a
-    bad one fails before anything else happens.
+    The sinks, in order: the mount, then the class's Kubernetes Secrets (``secrets``), then hooks. The
+    mount does not wait for the Secrets: it is ready once its files are. The caller has checked the
+    mountpoint (``prepare_mountpoint``) before opening the backend, so a bad one fails first.
     """
     rotation = rotation or RotationOptions()
+    engine = _Engine(provider_class, backend, rotation, split=mount.split_cert_files)
     started = time.monotonic()
     mounted = False
-    rotator: Rotator | None = None
 
     async with trio.open_nursery() as nursery:
 
-        async def watch_signals() -> None:
-            with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-                async for signum in signals:
-                    if signum == signal.SIGHUP:
-                        if rotator is not None:
-                            log.info("SIGHUP received: polling the vault now")
-                            rotator.request_refresh()
-                        elif rotation.interval is None:
-                            log.info("SIGHUP received: rotation is off, nothing to refresh")
-                        else:
-                            log.info("SIGHUP received while loading: the content is being fetched now")
-                        continue
-                    log.info("%s received: unmounting", signal.Signals(signum).name)
-                    if mounted:
-                        pyfuse3.terminate()
-                    else:
-                        nursery.cancel_scope.cancel()
-                    return
+        def stop(signal_name: str) -> None:
+            log.info("%s received: unmounting", signal_name)
+            if mounted:
+                pyfuse3.terminate()
+            else:
+                nursery.cancel_scope.cancel()
 
-        nursery.start_soon(watch_signals)
-        loaded = await load_all(backend, provider_class.objects, split=mount.split_cert_files)
-        raise_first_failure(loaded)
-
+        nursery.start_soon(engine.watch_signals, stop)
+        initial = await engine.load()
         store = Store()
-        store.publish(loaded.all_files())
         operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid)
+        files = FuseSink(store, operations)
+        await files.publish(initial)
         hooks = ChangeHooks(rotation.hooks, mount.mountpoint)
-
-        async def apply(files: list[FileContent], aliases: list[str]) -> None:
-            """Swap in one poll's changes, let the kernel and applications know, run the hooks."""
-            old = store.current
-            changes = store.publish(files)
-            if not changes:
-                return
-            gone = [old_inode for old_inode, _ in changes.changed.values()]
-            gone += [*changes.removed.values(), *changes.removed_folders.values()]
-            operations.retire([old.nodes[inode] for inode in gone])
-            await trio.to_thread.run_sync(invalidate_changes, old, store.current, changes)
-            hooks.notify(aliases, store.current.generation)
-
-        if rotation.interval is not None:  # made before mounting, so that a SIGHUP from now on is not lost
-            served = {
-                spec.index: Served(spec, loaded.materials.get(spec.index, []), loaded.files.get(spec.index, []))
-                for spec in provider_class.objects
-            }
-            rotator = Rotator(backend, served, apply, interval=rotation.interval, split=mount.split_cert_files)
+        engine.make_rotator(Publisher([files, *([secrets] if secrets else []), hooks]))
         try:
             pyfuse3.init(operations, str(mount.mountpoint), mount_options(allow_other=mount.allow_other))
         except RuntimeError as exc:
             raise MountError(f"cannot mount {mount.mountpoint}: {exc}") from None
-        mounted = True
+        mounted = files.mounted = True
         try:
             raise_max_background(mount.mountpoint)
             log.info(
                 "ready: %d files from %d objects at %s in %.2fs",
-                len(loaded.all_files()),
+                len(initial.files),
                 len(provider_class.objects),
                 mount.mountpoint,
                 time.monotonic() - started,
@@ -179,13 +217,73 @@ async def run_mount(
             if on_ready is not None:
                 on_ready(store.current)
             await nursery.start(hooks.run)
-            if rotator is not None:
-                await nursery.start(rotator.run)
-                log.info("rotation: polling every %ss", f"{rotation.interval:g}")
+            if secrets is not None:
+                await nursery.start(secrets.run)
+                nursery.start_soon(secrets.publish, initial)  # after the files, without delaying them
+            await engine.start_rotation(nursery)
             await pyfuse3.main()
             log.info("unmounted %s; FUSE requests served: %s", mount.mountpoint, dict(operations.requests))
-            if rotator is not None:
-                log.info("rotation: %s", rotator.stats.summary())
+            engine.log_summary(secrets)
         finally:
             pyfuse3.close(unmount=True)
             nursery.cancel_scope.cancel()
+
+
+async def run_sync(
+    provider_class: ProviderClass,
+    backend: VaultBackend,
+    secrets: SecretSync,
+    rotation: RotationOptions | None = None,
+    *,
+    once: bool = False,
+    once_attempts: int = 3,
+) -> bool:
+    """Kubernetes Secrets from the class, no mount: load, write them, then keep them current until
+    SIGTERM/SIGINT. ``once``: write them and return whether every one was written (a write that failed
+    for a transient reason, such as an outage, is tried ``once_attempts`` times, with backoff)."""
+    rotation = rotation or RotationOptions()
+    engine = _Engine(provider_class, backend, rotation, split=False)
+    started = time.monotonic()
+    stopped = trio.Event()
+
+    async with trio.open_nursery() as nursery:
+
+        def stop(signal_name: str) -> None:
+            log.info("%s received: stopping", signal_name)
+            stopped.set()
+            nursery.cancel_scope.cancel()
+
+        nursery.start_soon(engine.watch_signals, stop)
+        initial = await engine.load()
+        secrets.update_files(initial)
+        if once:
+            written = await _sync_once(secrets, once_attempts)
+            log.info("secrets: %s", secrets.stats.summary(secrets.writer.calls))
+            nursery.cancel_scope.cancel()
+            return written
+        hooks = ChangeHooks(rotation.hooks, None)
+        engine.make_rotator(Publisher([secrets, hooks]))
+        await nursery.start(hooks.run)
+        await nursery.start(secrets.run)
+        await secrets.publish(initial)
+        log.info(
+            "ready: %d of %d Secrets written from %d objects in %.2fs",
+            secrets.written_count,
+            len(secrets.secret_objects),
+            len(provider_class.objects),
+            time.monotonic() - started,
+        )
+        await engine.start_rotation(nursery)
+        await stopped.wait()
+    engine.log_summary(secrets)
+    return secrets.all_written
+
+
+async def _sync_once(secrets: SecretSync, attempts: int) -> bool:
+    backoff = Backoff(ceiling=8.0)
+    for attempt in range(attempts):
+        if await secrets.sync() or not secrets.transient_failures:
+            break
+        if attempt + 1 < attempts:
+            await trio.sleep(backoff.next_delay())
+    return secrets.all_written

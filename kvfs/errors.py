@@ -69,3 +69,11 @@ class VaultUnavailable(BackendError):
     """The vault could not be reached or answered with a server error or a timeout."""
 
     transient = True
+
+
+class KubernetesError(KvfsError):
+    """A Kubernetes API request failed. ``transient``: retrying later may succeed (outage, 5xx, 429)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

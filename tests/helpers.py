@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, TypeVar
 
+import yaml
+
 T = TypeVar("T")
 
 
@@ -36,6 +38,7 @@ def provider_class_yaml(
     client_id: str = "",
     keyvault_name: str = "kvfs-test",
     extra_parameters: Mapping[str, str] | None = None,
+    secret_objects: list[dict[str, object]] | None = None,
 ) -> str:
     """A SecretProviderClass in the provider's format: ``objects`` is an ``array:`` of YAML strings."""
     lines = [
@@ -60,17 +63,20 @@ def provider_class_yaml(
             prefix = "        - |\n          " if first else "          "
             lines.append(f'{prefix}{key}: "{value}"' if isinstance(value, str) else f"{prefix}{key}: {value}")
             first = False
+    if secret_objects:  # under spec:, beside parameters
+        dumped = yaml.safe_dump({"secretObjects": secret_objects}, sort_keys=False)
+        lines += ["  " + line for line in dumped.splitlines()]
     return "\n".join(lines) + "\n"
 
 
 class KvfsProcess:
-    """``kvfs mount`` in a subprocess, the way an application's pod runs it.
+    """``kvfs mount`` (or another long-running command) in a subprocess, the way a pod runs it.
 
     Its output is read as it comes (``stdout``/``stderr`` grow while it runs), so a test can wait
     for a log line without stopping the daemon.
     """
 
-    def __init__(self, args: list[str], env: Mapping[str, str], mountpoint: Path) -> None:
+    def __init__(self, args: list[str], env: Mapping[str, str], mountpoint: Path | None = None) -> None:
         self.mountpoint = mountpoint
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kvfs", *args],
@@ -97,13 +103,16 @@ class KvfsProcess:
         return "".join(self._err)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
+        assert self.mountpoint is not None, "wait_ready is for mounts; use wait_for_log for other commands"
+        mountpoint = self.mountpoint
+
         def ready() -> bool:
             if self.process.poll() is not None:
                 self._finish(timeout=5)
                 raise AssertionError(f"kvfs exited with {self.process.returncode} before mounting:\n{self.stderr}")
-            return is_live_mount(self.mountpoint)
+            return is_live_mount(mountpoint)
 
-        wait_for(ready, timeout=timeout, what=f"{self.mountpoint} to be mounted")
+        wait_for(ready, timeout=timeout, what=f"{mountpoint} to be mounted")
 
     def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
         """Until ``text`` appears on the daemon's stderr."""

@@ -7,22 +7,25 @@ import time
 import pytest
 from azure.identity import WorkloadIdentityCredential
 
+from kvfs.backoff import Backoff
 from kvfs.config import ObjectSpec
-from kvfs.content.files import FileContent
+from kvfs.content.files import ChangeSet
 from kvfs.engine.loader import load_all
-from kvfs.engine.rotation import Backoff, Rotator, Served
+from kvfs.engine.rotation import Rotator, Served
 from kvfs.fakevault import FakeVault
 from kvfs.vault.backend import BackendSettings, VaultBackend
 
 
 class Recorder:
-    """The apply callback: records each swap's files and aliases."""
+    """The publish callback: records each change set's files and changed aliases."""
 
     def __init__(self) -> None:
         self.swaps: list[tuple[dict[str, bytes], list[str]]] = []
+        self.generations: list[int] = []
 
-    async def __call__(self, files: list[FileContent], aliases: list[str]) -> None:
-        self.swaps.append(({f.path: f.data for f in files}, aliases))
+    async def __call__(self, change: ChangeSet) -> None:
+        self.swaps.append(({f.path: f.data for f in change.files}, list(change.changed)))
+        self.generations.append(change.generation)
 
 
 async def make_rotator(vault: FakeVault, credential: WorkloadIdentityCredential, specs: list[ObjectSpec]):

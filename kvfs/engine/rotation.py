@@ -20,8 +20,9 @@ from typing import TypeVar
 
 import trio
 
+from ..backoff import Backoff
 from ..config import ObjectSpec
-from ..content.files import FileContent
+from ..content.files import ChangeSet, FileContent
 from ..content.material import Material, VersionInfo
 from ..errors import AccessDenied, BackendError, KvfsError, ObjectDisabled, ObjectNotFound, Throttled
 from ..vault.backend import VaultBackend
@@ -83,24 +84,6 @@ class RotationStats:
         )
 
 
-class Backoff:
-    """Exponential backoff with jitter, capped at the poll interval, never shorter than Retry-After."""
-
-    def __init__(self, ceiling: float, base: float = 1.0) -> None:
-        self.ceiling = ceiling
-        self.base = base
-        self.failures = 0
-
-    def reset(self) -> None:
-        self.failures = 0
-
-    def next_delay(self, retry_after: float | None = None) -> float:
-        self.failures += 1
-        delay = min(self.ceiling, self.base * 2 ** (self.failures - 1))
-        delay = random.uniform(delay / 2, delay)
-        return max(delay, retry_after or 0.0)
-
-
 @dataclass
 class _Poll:
     """What one poll found."""
@@ -113,15 +96,18 @@ class _Poll:
         self.failures.append(error)
 
 
-Apply = Callable[[list[FileContent], list[str]], Awaitable[None]]
+Publish = Callable[[ChangeSet], Awaitable[None]]
 
 
 class Rotator:
+    """Polls the vault and publishes each poll's changes as one change set (generation 2, 3, ...;
+    the daemon publishes the initial load as generation 1)."""
+
     def __init__(
         self,
         backend: VaultBackend,
         served: dict[int, Served],
-        apply: Apply,
+        publish: Publish,
         *,
         interval: float,
         split: bool = False,
@@ -129,7 +115,8 @@ class Rotator:
     ) -> None:
         self.backend = backend
         self.served = served
-        self.apply = apply
+        self.publish = publish
+        self.generation = 1
         self.interval = interval
         self.split = split
         self.jitter = jitter
@@ -168,6 +155,10 @@ class Rotator:
                 self._backoff.reset()
                 delay = self._interval_with_jitter()
 
+    def current_files(self) -> tuple[FileContent, ...]:
+        """Every file of every object, in configuration order."""
+        return tuple(f for index in sorted(self.served) for f in self.served[index].files)
+
     def _interval_with_jitter(self) -> float:
         return self.interval * random.uniform(1 - self.jitter, 1 + self.jitter)
 
@@ -192,9 +183,9 @@ class Rotator:
                 nursery.start_soon(self._refetch, self.served[index], poll)
 
         if poll.changed:
-            files = [f for index in sorted(self.served) for f in self.served[index].files]
             aliases = [s.spec.alias for s in poll.changed]
-            await self.apply(files, aliases)
+            self.generation += 1
+            await self.publish(ChangeSet(self.generation, self.current_files(), tuple(aliases)))
             self.stats.changes_applied += len(poll.changed)
             self.stats.swaps += 1
             log.info("applied new versions of %s", ", ".join(aliases))

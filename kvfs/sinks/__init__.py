@@ -1,1 +1,1 @@
-"""Where change sets go: the FUSE mount, hooks (and more as they come)."""
+"""Where change sets go: the FUSE mount, Kubernetes Secrets, hooks."""

@@ -16,12 +16,14 @@ from pathlib import Path
 import requests
 import trio
 
+from ..content.files import ChangeSet
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class HookOptions:
-    exec_command: str | None = None  # run by /bin/sh -c, with KVFS_CHANGED and KVFS_MOUNTPOINT set
+    exec_command: str | None = None  # run by /bin/sh -c, with KVFS_CHANGED (and KVFS_MOUNTPOINT when mounted) set
     webhook_url: str | None = None  # POSTed a JSON body {"changed": [...], "mountpoint": ..., "generation": n}
     timeout: float = 30.0
 
@@ -37,14 +39,24 @@ class ChangeEvent:
 
 
 class ChangeHooks:
-    """A queue of change events and the task that runs the hooks for each, in order."""
+    """A sink: a queue of change events and the task that runs the hooks for each, in order.
 
-    def __init__(self, options: HookOptions, mountpoint: Path) -> None:
+    Publishing only queues, so a slow hook never delays a swap or the sinks after it.
+    """
+
+    name = "hooks"
+
+    def __init__(self, options: HookOptions, mountpoint: Path | None) -> None:
         self.options = options
         self.mountpoint = mountpoint
         self._send, self._receive = trio.open_memory_channel[ChangeEvent](math.inf)
         self.runs = 0
         self.failures = 0
+
+    async def publish(self, change: ChangeSet) -> None:
+        """Hooks run for changes, not for the initial load."""
+        if not change.initial:
+            self.notify(list(change.changed), change.generation)
 
     def notify(self, aliases: list[str], generation: int) -> None:
         """Queue one event per swap (never blocks the caller)."""
@@ -60,7 +72,9 @@ class ChangeHooks:
                 await self._post(event)
 
     async def _exec(self, event: ChangeEvent) -> None:
-        env = {**os.environ, "KVFS_CHANGED": " ".join(event.aliases), "KVFS_MOUNTPOINT": str(self.mountpoint)}
+        env = {**os.environ, "KVFS_CHANGED": " ".join(event.aliases)}
+        if self.mountpoint is not None:
+            env["KVFS_MOUNTPOINT"] = str(self.mountpoint)
         self.runs += 1
         with trio.move_on_after(self.options.timeout) as scope:
             try:
@@ -77,7 +91,8 @@ class ChangeHooks:
             log.error("--on-change-exec exited with %d (changed: %s)", result.returncode, ", ".join(event.aliases))
 
     async def _post(self, event: ChangeEvent) -> None:
-        body = {"changed": list(event.aliases), "mountpoint": str(self.mountpoint), "generation": event.generation}
+        mountpoint = None if self.mountpoint is None else str(self.mountpoint)
+        body = {"changed": list(event.aliases), "mountpoint": mountpoint, "generation": event.generation}
         self.runs += 1
         try:
             response = await trio.to_thread.run_sync(self._post_sync, json.dumps(body))

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_read, bench_rotation, bench_startup
+from tests.bench import bench_read, bench_rotation, bench_startup, bench_sync
 
-BENCHMARKS = {"read": bench_read.run, "startup": bench_startup.run, "rotation": bench_rotation.run}
+BENCHMARKS = {
+    "read": bench_read.run,
+    "startup": bench_startup.run,
+    "rotation": bench_rotation.run,
+    "sync": bench_sync.run,
+}
 
 names = sys.argv[1:] or list(BENCHMARKS)
 for name in names:

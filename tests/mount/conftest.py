@@ -29,9 +29,11 @@ def mountpoint() -> Iterator[Path]:
 
 
 def kvfs_env(vault: FakeVault, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, **vault.workload_identity_env(), **(extra or {})}
-    env.pop("KVFS_VAULT_URL", None)
-    return env
+    """The test process's environment without what would point kvfs elsewhere, then ``extra``."""
+    env = {**os.environ, **vault.workload_identity_env()}
+    for name in ("KVFS_VAULT_URL", "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "POD_NAME", "POD_UID", "POD_NAMESPACE"):
+        env.pop(name, None)
+    return {**env, **(extra or {})}
 
 
 @pytest.fixture
@@ -45,9 +47,13 @@ def start_kvfs(vault: FakeVault, mountpoint: Path, tmp_path: Path) -> Iterator[M
         wait: bool = True,
         env: Mapping[str, str] | None = None,
         target: Path | None = None,
+        secret_objects: list[dict[str, object]] | None = None,
     ) -> KvfsProcess:
         spc = tmp_path / f"spc-{len(started)}.yaml"
-        spc.write_text(provider_class_yaml(objects, tenant_id=vault.tenant_id, client_id=vault.client_id))
+        text = provider_class_yaml(
+            objects, tenant_id=vault.tenant_id, client_id=vault.client_id, secret_objects=secret_objects
+        )
+        spc.write_text(text)
         where = target or mountpoint
         process = KvfsProcess(
             ["mount", str(spc), str(where), "--vault-url", vault.vault_url, "--ca-file", str(vault.ca_file), *args],
