@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-APT_PACKAGES := fuse3 libfuse3-dev pkg-config openssl
+# kubectl cross-checks the Secret sync tests; Debian's kubernetes-client when no kubectl is installed
+APT_PACKAGES := fuse3 libfuse3-dev pkg-config openssl $(if $(shell command -v kubectl),,kubernetes-client)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test bench lint setup system-packages
