@@ -17,6 +17,8 @@ from typing import NoReturn
 from . import __version__
 from .durations import parse_duration
 from .errors import ConfigError, KvfsError
+from .hardening import forbid_core_dumps
+from .observe.logs import LOG_FORMATS, configure_logging
 from .vault.backend import DEFAULT_CONCURRENCY
 
 log = logging.getLogger("kvfs")
@@ -110,11 +112,22 @@ def _add_mount_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("files")
     group.add_argument("--uid", type=_non_negative_int, default=os.getuid(), help="owner of the files (default: yours)")
     group.add_argument("--gid", type=_non_negative_int, default=os.getgid(), help="group of the files (default: yours)")
-    group.add_argument(
+    allow = group.add_mutually_exclusive_group()
+    allow.add_argument(
+        "--allow-other",
+        dest="allow_other",
+        action="store_const",
+        const=True,
+        default=None,
+        help="other users may access the files, as each file's mode allows (default when root, or when "
+        "/etc/fuse.conf has user_allow_other)",
+    )
+    allow.add_argument(
         "--no-allow-other",
         dest="allow_other",
-        action="store_false",
-        help="only the mounting user may access the files (default: other users too, as the mode allows)",
+        action="store_const",
+        const=False,
+        help="only the mounting user may access the files",
     )
 
 
@@ -136,6 +149,17 @@ def _add_kubernetes_options(parser: argparse.ArgumentParser, *, optional_sync: b
         "--namespace",
         help="namespace of the Secrets (default: POD_NAMESPACE, the in-cluster namespace, the class's namespace, "
         "the kubeconfig context's)",
+    )
+
+
+def _add_observe_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("metrics and health")
+    group.add_argument(
+        "--metrics-addr",
+        metavar="HOST:PORT",
+        default=os.environ.get("KVFS_METRICS_ADDR") or None,
+        help="serve Prometheus /metrics, /healthz and /readyz on HOST:PORT, e.g. 0.0.0.0:8898 (default: off) "
+        "[env KVFS_METRICS_ADDR]",
     )
 
 
@@ -166,6 +190,23 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _add_logging_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """On the main parser (with the defaults) and on each command (so they may follow it, as in a pod's args)."""
+    group = parser.add_argument_group("logging")
+    group.add_argument(
+        "--log-level",
+        default=os.environ.get("KVFS_LOG_LEVEL", "info") if defaults else argparse.SUPPRESS,
+        choices=["debug", "info", "warning", "error"],
+        help="default info [env KVFS_LOG_LEVEL]",
+    )
+    group.add_argument(
+        "--log-format",
+        default=os.environ.get("KVFS_LOG_FORMAT", "text") if defaults else argparse.SUPPRESS,
+        choices=LOG_FORMATS,
+        help="text lines, or JSON lines with structured fields (default text) [env KVFS_LOG_FORMAT]",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kvfs",
@@ -173,16 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         "configured by a SecretProviderClass.",
     )
     parser.add_argument("--version", action="version", version=f"kvfs {__version__}")
-    parser.add_argument(
-        "--log-level",
-        default=os.environ.get("KVFS_LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
-        help="default %(default)s [env KVFS_LOG_LEVEL]",
-    )
+    _add_logging_options(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     config_help = "SecretProviderClass YAML: a file, '-' for standard input, or env:NAME for a variable holding it"
 
     mount = commands.add_parser("mount", help="mount the class's objects as files and keep serving them")
+    _add_logging_options(mount, defaults=False)
     mount.add_argument("config", metavar="CONFIG", help=config_help)
     mount.add_argument("mountpoint", metavar="MOUNTPOINT", type=Path, help="an existing empty directory")
     _add_vault_options(mount)
@@ -190,10 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_mount_options(mount)
     _add_rotation_options(mount)
     _add_kubernetes_options(mount, optional_sync=True)
+    _add_observe_options(mount)
 
     sync = commands.add_parser(
         "sync", help="keep the class's secretObjects as Kubernetes Secrets, without mounting anything"
     )
+    _add_logging_options(sync, defaults=False)
     sync.add_argument("config", metavar="CONFIG", help=config_help)
     sync.add_argument(
         "--once", action="store_true", help="write the Secrets and exit (0 only if every Secret was written)"
@@ -201,33 +240,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_vault_options(sync)
     _add_rotation_options(sync)
     _add_kubernetes_options(sync, optional_sync=False)
+    _add_observe_options(sync)
 
     check = commands.add_parser("check", help="authenticate and fetch every object without mounting; print no values")
+    _add_logging_options(check, defaults=False)
     check.add_argument("config", metavar="CONFIG", help=config_help)
     _add_vault_options(check)
     _add_render_options(check)
 
     fake = commands.add_parser("fake-vault", help="run kvfs's fake Key Vault (HTTPS, with its own token authority)")
+    _add_logging_options(fake, defaults=False)
     fake.add_argument("--state-dir", type=Path, required=True, help="where fake-vault.json, the CA and token go")
     fake.add_argument("--port", type=_non_negative_int, default=0, help="port on 127.0.0.1 (default: any free one)")
     fake.add_argument("--seed", type=Path, help="YAML file of secrets, keys and certificates to create")
     fake.add_argument("--demo-objects", action="store_true", help="create the demo secret, key and certificate")
 
     demo = commands.add_parser("demo", help="start the fake vault with sample objects and mount them")
+    _add_logging_options(demo, defaults=False)
     demo.add_argument("mountpoint", metavar="MOUNTPOINT", type=Path, nargs="?", help="default: a new temporary folder")
     _add_mount_options(demo)
     return parser
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # The SDK logs request details at INFO; its warnings are worth seeing, the rest is noise.
-    for noisy in ("azure", "urllib3", "msal", "httpx2", "httpcore2", "lightkube"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -236,9 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, args.log_format)
     from . import commands
 
+    forbid_core_dumps()  # every command may hold secret material in memory
     handler = {
         "mount": commands.mount,
         "sync": commands.sync,
@@ -250,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except KvfsError as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"kvfs: error: {message}", file=sys.stderr)
+        if args.log_format == "json":  # a log pipeline gets the error as one more JSON line
+            log.error("%s", message, extra={"exit_code": exc.exit_code})
+        else:
+            print(f"kvfs: error: {message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

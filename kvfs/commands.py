@@ -20,7 +20,9 @@ from .config import ProviderClass, load_provider_class
 from .daemon import MountOptions, RotationOptions, VaultOptions, open_backend, run_mount, run_sync
 from .engine.loader import load_all
 from .errors import ConfigError, KvfsError
-from .sinks.fuse.mountpoint import prepare_mountpoint
+from .observe.server import parse_listen_address
+from .observe.wiring import Observability
+from .sinks.fuse.mountpoint import decide_allow_other, prepare_mountpoint
 from .sinks.fuse.store import Snapshot
 from .sinks.hooks import HookOptions
 
@@ -67,7 +69,7 @@ def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
         mountpoint=mountpoint,
         uid=args.uid,
         gid=args.gid,
-        allow_other=args.allow_other,
+        allow_other=decide_allow_other(args.allow_other),
         split_cert_files=getattr(args, "split_cert_files", False),
     )
 
@@ -79,6 +81,11 @@ def _rotation_options(args: argparse.Namespace) -> RotationOptions:
     if hooks.webhook_url and not hooks.webhook_url.startswith(("http://", "https://")):
         raise ConfigError(f"--on-change-webhook {hooks.webhook_url}: not an http:// or https:// URL")
     return RotationOptions(interval=None if args.disable_rotation else args.rotation_poll_interval, hooks=hooks)
+
+
+def _observability(args: argparse.Namespace, mountpoint: Path | None, rotation: RotationOptions) -> Observability:
+    address = parse_listen_address(args.metrics_addr) if args.metrics_addr else None
+    return Observability(address, mountpoint=mountpoint, poll_interval=rotation.interval)
 
 
 def _secret_sync(args: argparse.Namespace, provider_class: ProviderClass, rotation: RotationOptions) -> SecretSync:
@@ -115,16 +122,20 @@ def mount(args: argparse.Namespace) -> int:
     provider_class = load_provider_class(args.config)
     rotation = _rotation_options(args)
     prepare_mountpoint(args.mountpoint)  # fail on a bad mountpoint before touching the network
+    options = _mount_options(args, args.mountpoint)
+    observe = _observability(args, args.mountpoint, rotation)
     secrets = None
     if provider_class.secret_objects and args.sync_secrets:
         secrets = _secret_sync(args, provider_class, rotation)
     elif provider_class.secret_objects:
         log.info("--no-sync-secrets: the class's %d secretObjects are not synced", len(provider_class.secret_objects))
     backend = open_backend(provider_class, _vault_options(args))
-    options = _mount_options(args, args.mountpoint)
     try:
         run_trio(
-            lambda: _closing(secrets, lambda: run_mount(provider_class, backend, options, rotation, secrets=secrets))
+            lambda: _closing(
+                secrets,
+                lambda: run_mount(provider_class, backend, options, rotation, secrets=secrets, observe=observe),
+            )
         )
     finally:
         backend.close()
@@ -138,11 +149,15 @@ def sync(args: argparse.Namespace) -> int:
     if not provider_class.secret_objects:
         raise ConfigError(f"{args.config}: the class has no secretObjects: there are no Secrets to sync")
     rotation = _rotation_options(args)
+    observe = _observability(args, None, rotation)
     secrets = _secret_sync(args, provider_class, rotation)
     backend = open_backend(provider_class, _vault_options(args))
     try:
         written = run_trio(
-            lambda: _closing(secrets, lambda: run_sync(provider_class, backend, secrets, rotation, once=args.once))
+            lambda: _closing(
+                secrets,
+                lambda: run_sync(provider_class, backend, secrets, rotation, once=args.once, observe=observe),
+            )
         )
     finally:
         backend.close()

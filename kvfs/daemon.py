@@ -26,6 +26,7 @@ from .content.files import ChangeSet
 from .engine.loader import Loaded, load_all
 from .engine.rotation import Rotator, Served
 from .errors import ConfigError, MountError
+from .observe.wiring import Observability
 from .sinks.base import Publisher
 from .sinks.fuse.mountpoint import mount_options, raise_max_background
 from .sinks.fuse.operations import KvfsOperations
@@ -156,6 +157,12 @@ class _Engine:
                 else:
                     log.info("SIGHUP received while loading: the content is being fetched now")
 
+    def objects_served(self) -> int:
+        """Configured objects that have content (an optional one missing from the vault has none)."""
+        if self.rotator is not None:
+            return sum(1 for served in self.rotator.served.values() if served.materials)
+        return len(self.loaded.files)
+
     def log_summary(self, secrets: SecretSync | None) -> None:
         if self.rotator is not None:
             log.info("rotation: %s", self.rotator.stats.summary())
@@ -170,6 +177,7 @@ async def run_mount(
     rotation: RotationOptions | None = None,
     *,
     secrets: SecretSync | None = None,
+    observe: Observability | None = None,
     on_ready: Callable[[Snapshot], None] | None = None,
 ) -> None:
     """Load, mount, keep content current, serve until SIGTERM/SIGINT or an external unmount, then unmount.
@@ -179,6 +187,7 @@ async def run_mount(
     mountpoint (``prepare_mountpoint``) before opening the backend, so a bad one fails first.
     """
     rotation = rotation or RotationOptions()
+    observe = observe or Observability(None, mountpoint=mount.mountpoint, poll_interval=rotation.interval)
     engine = _Engine(provider_class, backend, rotation, split=mount.split_cert_files)
     started = time.monotonic()
     mounted = False
@@ -193,6 +202,8 @@ async def run_mount(
                 nursery.cancel_scope.cancel()
 
         nursery.start_soon(engine.watch_signals, stop)
+        await observe.start(nursery, trio.Event())  # probes answer (not ready) while loading
+        observe.watch_backend(backend)
         initial = await engine.load()
         store = Store()
         operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid)
@@ -200,6 +211,11 @@ async def run_mount(
         await files.publish(initial)
         hooks = ChangeHooks(rotation.hooks, mount.mountpoint)
         engine.make_rotator(Publisher([files, *([secrets] if secrets else []), hooks]))
+        observe.watch_engine(lambda: engine.rotator, engine.objects_served, lambda: store.current.file_count)
+        observe.watch_fuse(operations)
+        observe.watch_hooks(hooks)
+        if secrets is not None:
+            observe.watch_secrets(secrets)
         try:
             pyfuse3.init(operations, str(mount.mountpoint), mount_options(allow_other=mount.allow_other))
         except RuntimeError as exc:
@@ -213,7 +229,9 @@ async def run_mount(
                 len(provider_class.objects),
                 mount.mountpoint,
                 time.monotonic() - started,
+                extra={"duration": round(time.monotonic() - started, 3)},
             )
+            observe.set_ready()
             if on_ready is not None:
                 on_ready(store.current)
             await nursery.start(hooks.run)
@@ -237,11 +255,13 @@ async def run_sync(
     *,
     once: bool = False,
     once_attempts: int = 3,
+    observe: Observability | None = None,
 ) -> bool:
     """Kubernetes Secrets from the class, no mount: load, write them, then keep them current until
     SIGTERM/SIGINT. ``once``: write them and return whether every one was written (a write that failed
     for a transient reason, such as an outage, is tried ``once_attempts`` times, with backoff)."""
     rotation = rotation or RotationOptions()
+    observe = observe or Observability(None, mountpoint=None, poll_interval=rotation.interval)
     engine = _Engine(provider_class, backend, rotation, split=False)
     started = time.monotonic()
     stopped = trio.Event()
@@ -254,7 +274,11 @@ async def run_sync(
             nursery.cancel_scope.cancel()
 
         nursery.start_soon(engine.watch_signals, stop)
+        await observe.start(nursery, stopped)
+        observe.watch_backend(backend)
         initial = await engine.load()
+        observe.watch_engine(lambda: engine.rotator, engine.objects_served, lambda: len(initial.files))
+        observe.watch_secrets(secrets)
         secrets.update_files(initial)
         if once:
             written = await _sync_once(secrets, once_attempts)
@@ -263,6 +287,7 @@ async def run_sync(
             return written
         hooks = ChangeHooks(rotation.hooks, None)
         engine.make_rotator(Publisher([secrets, hooks]))
+        observe.watch_hooks(hooks)
         await nursery.start(hooks.run)
         await nursery.start(secrets.run)
         await secrets.publish(initial)
@@ -272,7 +297,9 @@ async def run_sync(
             len(secrets.secret_objects),
             len(provider_class.objects),
             time.monotonic() - started,
+            extra={"duration": round(time.monotonic() - started, 3)},
         )
+        observe.set_ready()
         await engine.start_rotation(nursery)
         await stopped.wait()
     engine.log_summary(secrets)

@@ -76,14 +76,25 @@ class KvfsProcess:
     for a log line without stopping the daemon.
     """
 
-    def __init__(self, args: list[str], env: Mapping[str, str], mountpoint: Path | None = None) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: Mapping[str, str],
+        mountpoint: Path | None = None,
+        *,
+        python: list[str] | None = None,
+        user: int | None = None,
+    ) -> None:
+        """``python``: the interpreter command (default this one); ``user``: run as that uid (and gid)."""
         self.mountpoint = mountpoint
+        identity = {} if user is None else {"user": user, "group": user, "extra_groups": [], "cwd": "/"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kvfs", *args],
+            [*(python or [sys.executable]), "-m", "kvfs", *args],
             env=dict(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            **identity,  # type: ignore[call-overload]
         )
         self._out: list[str] = []
         self._err: list[str] = []
@@ -115,8 +126,21 @@ class KvfsProcess:
         wait_for(ready, timeout=timeout, what=f"{mountpoint} to be mounted")
 
     def wait_for_log(self, text: str, timeout: float = 15.0) -> None:
-        """Until ``text`` appears on the daemon's stderr."""
-        wait_for(lambda: text in self.stderr, timeout=timeout, what=f"{text!r} in the log")
+        """Until ``text`` appears on the daemon's stderr (failing at once, with the log, if it exits first)."""
+
+        def logged() -> bool:
+            if text in self.stderr:
+                return True
+            if self.process.poll() is not None:
+                self._finish(timeout=5)
+                if text in self.stderr:
+                    return True
+                raise AssertionError(
+                    f"kvfs exited with {self.process.returncode} before logging {text!r}:\n{self.stderr}"
+                )
+            return False
+
+        wait_for(logged, timeout=timeout, what=f"{text!r} in the log")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
         if self.process.poll() is None:

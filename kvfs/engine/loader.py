@@ -99,10 +99,21 @@ async def load_all(
     loaded = Loaded()
 
     async def load_one(spec: ObjectSpec) -> None:
+        started = time.monotonic()
         try:
             materials = await fetch_object(backend, spec)
             loaded.files[spec.index] = files_for(spec, materials, split=split)
             loaded.materials[spec.index] = materials
+            log.debug(
+                "%s: version %s loaded",
+                spec.describe(),
+                materials[0].info.version,
+                extra={
+                    "object": spec.name,
+                    "version": materials[0].info.version,
+                    "duration": round(time.monotonic() - started, 3),
+                },
+            )
         except ObjectNotFound as exc:
             if spec.optional:
                 log.warning("%s: optional object not found; its file will be absent", spec.describe())

@@ -57,7 +57,7 @@ class Served:
     def warn_once(self, message: str) -> None:
         if self.warned != message:
             self.warned = message
-            log.warning("%s: %s", self.spec.describe(), message)
+            log.warning("%s: %s", self.spec.describe(), message, extra={"object": self.spec.name})
 
 
 @dataclass
@@ -188,7 +188,20 @@ class Rotator:
             await self.publish(ChangeSet(self.generation, self.current_files(), tuple(aliases)))
             self.stats.changes_applied += len(poll.changed)
             self.stats.swaps += 1
-            log.info("applied new versions of %s", ", ".join(aliases))
+            for served in poll.changed:
+                current = served.current
+                log.info(
+                    "%s: new version %s served as %s",
+                    served.spec.describe(),
+                    current.version if current else "-",
+                    served.spec.alias,
+                    extra={"object": served.spec.name, "version": current.version if current else None},
+                )
+            log.info(
+                "applied new versions of %s",
+                ", ".join(aliases),
+                extra={"generation": self.generation, "changed": len(aliases)},
+            )
         if poll.failures:
             self.stats.failed_polls += 1
             for error in poll.failures:

@@ -10,6 +10,8 @@ import json
 import logging
 import math
 import os
+import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +52,7 @@ class ChangeHooks:
         self.options = options
         self.mountpoint = mountpoint
         self._send, self._receive = trio.open_memory_channel[ChangeEvent](math.inf)
-        self.runs = 0
-        self.failures = 0
+        self.outcomes: Counter[tuple[str, str]] = Counter()  # (exec|webhook, ok|failed|timeout) → runs
 
     async def publish(self, change: ChangeSet) -> None:
         """Hooks run for changes, not for the initial load."""
@@ -75,34 +76,58 @@ class ChangeHooks:
         env = {**os.environ, "KVFS_CHANGED": " ".join(event.aliases)}
         if self.mountpoint is not None:
             env["KVFS_MOUNTPOINT"] = str(self.mountpoint)
-        self.runs += 1
+        started = time.monotonic()
         with trio.move_on_after(self.options.timeout) as scope:
             try:
                 result = await trio.run_process(["/bin/sh", "-c", self.options.exec_command], env=env, check=False)
             except OSError as exc:
-                self.failures += 1
-                log.error("--on-change-exec could not start: %s", exc)
+                self._count("exec", "failed", started, "--on-change-exec could not start: %s", exc)
                 return
         if scope.cancelled_caught:
-            self.failures += 1
-            log.error("--on-change-exec did not finish within %.0fs and was stopped", self.options.timeout)
+            self._count(
+                "exec", "timeout", started, "--on-change-exec did not finish within %.0fs and was stopped",
+                self.options.timeout,
+            )  # fmt: skip
         elif result.returncode != 0:
-            self.failures += 1
-            log.error("--on-change-exec exited with %d (changed: %s)", result.returncode, ", ".join(event.aliases))
+            self._count(
+                "exec", "failed", started, "--on-change-exec exited with %d (changed: %s)",
+                result.returncode, ", ".join(event.aliases),
+            )  # fmt: skip
+        else:
+            self._count("exec", "ok", started)
 
     async def _post(self, event: ChangeEvent) -> None:
         mountpoint = None if self.mountpoint is None else str(self.mountpoint)
         body = {"changed": list(event.aliases), "mountpoint": mountpoint, "generation": event.generation}
-        self.runs += 1
+        started = time.monotonic()
         try:
             response = await trio.to_thread.run_sync(self._post_sync, json.dumps(body))
         except requests.RequestException as exc:
-            self.failures += 1
-            log.error("--on-change-webhook %s failed: %s", self.options.webhook_url, type(exc).__name__)
+            url = self.options.webhook_url
+            self._count("webhook", "failed", started, "--on-change-webhook %s failed: %s", url, type(exc).__name__)
             return
         if response.status_code >= 400:
-            self.failures += 1
-            log.error("--on-change-webhook %s answered %d", self.options.webhook_url, response.status_code)
+            url = self.options.webhook_url
+            self._count("webhook", "failed", started, "--on-change-webhook %s answered %d", url, response.status_code)
+        else:
+            self._count("webhook", "ok", started)
+
+    def _count(self, hook: str, outcome: str, started: float, error: str = "", *args: object) -> None:
+        """One run of a hook: counted by outcome; a failure logged as one line with its duration."""
+        self.outcomes[(hook, outcome)] += 1
+        duration = round(time.monotonic() - started, 3)
+        if error:
+            log.error(error, *args, extra={"hook": hook, "duration": duration})
+        else:
+            log.debug("--on-change-%s ran in %.3fs", hook, duration, extra={"hook": hook, "duration": duration})
+
+    @property
+    def runs(self) -> int:
+        return sum(self.outcomes.values())
+
+    @property
+    def failures(self) -> int:
+        return sum(n for (_, outcome), n in self.outcomes.items() if outcome != "ok")
 
     def _post_sync(self, body: str) -> requests.Response:
         return requests.post(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -71,6 +72,7 @@ class VaultBackend:
     ) -> None:
         """Clients are made only for the object kinds in use: each SDK package costs ~0.1 s to import."""
         self.settings = settings
+        self.observer: Observer | None = None  # told of every operation: (kind, operation, outcome, seconds)
         self.limiter = trio.CapacityLimiter(settings.concurrency)
         self._session = _session(settings)
         self._clients: list[Any] = []
@@ -124,13 +126,31 @@ class VaultBackend:
     # SDK's sleeps (0.8 s, 1.6 s, 3.2 s...) would delay recovery past one poll interval.
 
     async def fetch(self, spec: ObjectSpec, version: str | None = None, *, retry: bool = True) -> Material:
-        return await self.run(lambda: self.fetch_sync(spec, version, retry=retry))
+        return await self.run(
+            lambda: self._observed(spec.type, "get", lambda: self.fetch_sync(spec, version, retry=retry))
+        )
 
     async def versions(self, spec: ObjectSpec, *, retry: bool = True) -> list[VersionInfo]:
-        return await self.run(lambda: self.versions_sync(spec, retry=retry))
+        return await self.run(
+            lambda: self._observed(spec.type, "versions", lambda: self.versions_sync(spec, retry=retry))
+        )
 
     async def list_current(self, kind: str, *, retry: bool = True) -> tuple[dict[str, VersionInfo], int]:
-        return await self.run(lambda: self.list_sync(kind, retry=retry))
+        return await self.run(lambda: self._observed(kind, "list", lambda: self.list_sync(kind, retry=retry)))
+
+    def _observed(self, kind: str, operation: str, call: Callable[[], T]) -> T:
+        """Run one vault operation and tell the observer (metrics) its outcome and duration."""
+        if self.observer is None:
+            return call()
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return call()
+        except BackendError as exc:
+            outcome = outcome_of(exc)
+            raise
+        finally:
+            self.observer(kind, operation, outcome, time.monotonic() - started)
 
     # -- worker-thread side --------------------------------------------------------------------
 
@@ -225,6 +245,23 @@ class VaultBackend:
             info=VersionInfo(name, props.version or "", props.created_on, props.updated_on, bool(props.enabled)),
             cer=bytes(cert.cer or b""),
         )
+
+
+Observer = Callable[[str, str, str, float], None]
+
+_OUTCOMES: tuple[tuple[type[BackendError], str], ...] = (
+    (ObjectNotFound, "not_found"),
+    (ObjectDisabled, "disabled"),
+    (AccessDenied, "forbidden"),
+    (AuthenticationFailed, "unauthenticated"),
+    (Throttled, "throttled"),
+    (VaultUnavailable, "unavailable"),
+)
+
+
+def outcome_of(error: BackendError) -> str:
+    """The metrics label of a failed vault operation."""
+    return next((label for kind, label in _OUTCOMES if isinstance(error, kind)), "error")
 
 
 def _call_options(retry: bool) -> dict[str, Any]:

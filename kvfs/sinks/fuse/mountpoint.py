@@ -16,6 +16,42 @@ log = logging.getLogger(__name__)
 FUSE_DEVICE = Path("/dev/fuse")
 
 
+FUSE_CONF = Path(os.environ.get("KVFS_FUSE_CONF", "/etc/fuse.conf"))
+
+
+def user_allow_other(fuse_conf: Path = FUSE_CONF) -> bool:
+    """Whether fusermount3 lets users who are not root mount with ``allow_other`` (a line ``user_allow_other``)."""
+    try:
+        text = fuse_conf.read_text()
+    except OSError:
+        return False
+    return any(line.split("#", 1)[0].strip() == "user_allow_other" for line in text.splitlines())
+
+
+def decide_allow_other(requested: bool | None, *, euid: int | None = None, fuse_conf: Path = FUSE_CONF) -> bool:
+    """``allow_other`` when asked, or by default when the system permits it (root, or ``user_allow_other``).
+
+    A normal user on a stock system (no ``user_allow_other``) gets a mount only they can read, and one
+    line saying so, instead of fusermount3's bare "fuse_session_mount failed".
+    """
+    euid = os.geteuid() if euid is None else euid
+    permitted = euid == 0 or user_allow_other(fuse_conf)
+    if requested and not permitted:
+        raise ConfigError(
+            f"--allow-other needs root or a line 'user_allow_other' in {fuse_conf} "
+            "(add it as root, or mount without --allow-other: then only you can read the files)"
+        )
+    if requested is None and not permitted:
+        log.info(
+            "not root and %s has no user_allow_other: only uid %d can read the mount "
+            "(add user_allow_other to %s to share it with other users)",
+            fuse_conf,
+            euid,
+            fuse_conf,
+        )
+    return permitted if requested is None else requested
+
+
 def mount_options(*, allow_other: bool) -> set[str]:
     """Read-only, no set-uid or devices, the kernel checks permissions; other users only when asked."""
     options = {"fsname=kvfs", "subtype=kvfs", "ro", "nosuid", "nodev", "default_permissions"}
@@ -85,6 +121,9 @@ def raise_max_background(mountpoint: Path) -> None:
     Reads /proc/self/mountinfo rather than stat()ing the mountpoint: a stat would be a request to
     this very daemon, which is not serving yet.
     """
+    if os.geteuid() != 0:
+        log.info("not root: the FUSE connection keeps libfuse's max_background of 12 (tuning it needs root)")
+        return
     connection = _connection_id(mountpoint)
     if connection is None:
         log.debug("no FUSE connection found for %s in /proc/self/mountinfo", mountpoint)

@@ -54,6 +54,10 @@ class Snapshot:
         return [self.nodes[names[n]] for n in sorted(names)]
 
     @property
+    def file_count(self) -> int:
+        return sum(1 for node in self.nodes.values() if not node.is_dir)
+
+    @property
     def total_bytes(self) -> int:
         return sum(len(n.data) for n in self.nodes.values())
 

@@ -141,12 +141,17 @@ class SecretSync:
         message = f"{kind}: {exc}"
         if self._reported.get(name) != message:
             self._reported[name] = message
-            log.log(level, "%s", exc)
+            log.log(level, "%s", exc, extra={"secret": name})
 
     def _succeeded(self, manifest: SecretManifest) -> None:
         if self._reported.pop(manifest.name, None) is not None:
-            log.info('Secret "%s" written; the earlier failure is over', manifest.name)
+            log.info('Secret "%s" written; the earlier failure is over', manifest.name, extra={"secret": manifest.name})
         else:
+            keys = ", ".join(sorted(manifest.data))
             log.info(
-                'Secret "%s" written (%s, keys: %s)', manifest.name, manifest.type, ", ".join(sorted(manifest.data))
+                'Secret "%s" written (%s, keys: %s)',
+                manifest.name,
+                manifest.type,
+                keys,
+                extra={"secret": manifest.name},
             )
