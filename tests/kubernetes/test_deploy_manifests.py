@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from kvfs.cli import build_parser
 from kvfs.config import parse_provider_class
 from kvfs.sinks.kubernetes.client import ROLE_RULE
 
@@ -34,14 +37,24 @@ def test_every_document_validates_strictly(path: Path, version: str) -> None:
         kubernetes_validate.validate(doc, version, strict=True)
 
 
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+WITH_CLASS = [p for p in MANIFESTS if by_kind(p, "ConfigMap")]
+WITH_ROLE = [p for p in MANIFESTS if by_kind(p, "Role")]
+KUBERNETES = MANIFESTS[0].parent
+
+
+def test_every_class_and_role_is_checked() -> None:
+    assert {p.name for p in WITH_CLASS} >= {"sidecar.yaml", "sync-deployment.yaml"}
+    assert {p.name for p in WITH_ROLE} >= {"sidecar.yaml", "sync-deployment.yaml"}
+
+
+@pytest.mark.parametrize("path", WITH_CLASS, ids=lambda p: p.name)
 def test_the_embedded_class_is_one_kvfs_reads(path: Path) -> None:
     (config_map,) = by_kind(path, "ConfigMap")
     provider_class = parse_provider_class(config_map["data"]["spc.yaml"], origin=path.name)
     assert provider_class.secret_objects, "the examples show secretObjects"
 
 
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", WITH_ROLE, ids=lambda p: p.name)
 def test_the_role_grants_exactly_what_the_403_message_asks_for(path: Path) -> None:
     (role,) = by_kind(path, "Role")
     assert role["rules"] == [yaml.safe_load(ROLE_RULE)]
@@ -51,15 +64,58 @@ def test_the_role_grants_exactly_what_the_403_message_asks_for(path: Path) -> No
     assert {s["name"] for s in binding["subjects"]} <= accounts
 
 
+def sidecar_pod() -> dict[str, Any]:
+    (pod,) = by_kind(KUBERNETES / "sidecar.yaml", "Pod")
+    return pod
+
+
 def test_the_sidecar_tells_kvfs_its_pod_so_secrets_are_owned_by_it() -> None:
-    (pod,) = by_kind(MANIFESTS[0].parent / "sidecar.yaml", "Pod")
-    (kvfs,) = pod["spec"]["initContainers"]
+    (kvfs,) = sidecar_pod()["spec"]["initContainers"]
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in kvfs["env"]}
     assert env == {"POD_NAME": "metadata.name", "POD_UID": "metadata.uid", "POD_NAMESPACE": "metadata.namespace"}
 
 
+def test_the_sidecar_is_native_with_probes_on_the_metrics_listener() -> None:
+    pod = sidecar_pod()
+    (kvfs,) = pod["spec"]["initContainers"]
+    assert kvfs["restartPolicy"] == "Always"  # a native sidecar: up before the app, down after it
+    args = kvfs["args"]
+    port = int(args[args.index("--metrics-addr") + 1].rsplit(":", 1)[1])
+    assert {p["name"]: p["containerPort"] for p in kvfs["ports"]} == {"metrics": port}
+    assert kvfs["startupProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert kvfs["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert kvfs["securityContext"] == {"privileged": True, "readOnlyRootFilesystem": True}
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    (account,) = by_kind(KUBERNETES / "sidecar.yaml", "ServiceAccount")
+    assert account["metadata"]["name"] == pod["spec"]["serviceAccountName"]
+    assert account["metadata"]["annotations"]["azure.workload.identity/client-id"]
+    (config_map,) = by_kind(KUBERNETES / "sidecar.yaml", "ConfigMap")
+    assert {v["configMap"]["name"] for v in pod["spec"]["volumes"] if "configMap" in v} == {
+        config_map["metadata"]["name"]
+    }
+
+
+def test_the_sidecar_args_are_what_kvfs_mount_accepts() -> None:
+    (kvfs,) = sidecar_pod()["spec"]["initContainers"]
+    build_parser().parse_args(kvfs["args"])  # exits 2 on anything kvfs would refuse
+    help_text = subprocess.run(
+        [sys.executable, "-m", "kvfs", "mount", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for option in (a for a in kvfs["args"] if a.startswith("--")):
+        assert option in help_text, option
+
+
+def test_the_deployment_runs_the_same_pod_as_the_sidecar_example() -> None:
+    (deployment,) = by_kind(KUBERNETES / "deployment.yaml", "Deployment")
+    template = deployment["spec"]["template"]
+    assert template["spec"] == sidecar_pod()["spec"]
+    labels = template["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert labels["azure.workload.identity/use"] == "true"
+
+
 def test_sync_alone_runs_without_privileges() -> None:
-    (deployment,) = by_kind(MANIFESTS[0].parent / "sync-deployment.yaml", "Deployment")
+    (deployment,) = by_kind(KUBERNETES / "sync-deployment.yaml", "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["args"][0] == "sync"
     security = container["securityContext"]
