@@ -163,6 +163,11 @@ class _Engine:
             return sum(1 for served in self.rotator.served.values() if served.materials)
         return len(self.loaded.files)
 
+    def files_served(self) -> int:
+        if self.rotator is not None:
+            return len(self.rotator.current_files())
+        return len(self.loaded.all_files())
+
     def log_summary(self, secrets: SecretSync | None) -> None:
         if self.rotator is not None:
             log.info("rotation: %s", self.rotator.stats.summary())
@@ -277,7 +282,7 @@ async def run_sync(
         await observe.start(nursery, stopped)
         observe.watch_backend(backend)
         initial = await engine.load()
-        observe.watch_engine(lambda: engine.rotator, engine.objects_served, lambda: len(initial.files))
+        observe.watch_engine(lambda: engine.rotator, engine.objects_served, engine.files_served)
         observe.watch_secrets(secrets)
         secrets.update_files(initial)
         if once:

@@ -119,8 +119,13 @@ class VaultBackend:
     # -- trio side -----------------------------------------------------------------------------
 
     async def run(self, func: Callable[[], T]) -> T:
-        """Run a blocking SDK call in a worker thread under the shared concurrency bound."""
-        return await trio.to_thread.run_sync(func, limiter=self.limiter)
+        """Run a blocking SDK call in a worker thread under the shared concurrency bound.
+
+        Cancellation (SIGTERM during a load or a poll) does not wait for the call: the SDK cannot be
+        interrupted, and its retries against a failing vault take seconds. The thread finishes on its
+        own and its result is dropped.
+        """
+        return await trio.to_thread.run_sync(func, limiter=self.limiter, abandon_on_cancel=True)
 
     # ``retry=False`` turns the SDK's own retries off: the rotation task backs off by itself, and the
     # SDK's sleeps (0.8 s, 1.6 s, 3.2 s...) would delay recovery past one poll interval.

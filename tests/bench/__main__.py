@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_read, bench_rotation, bench_startup, bench_sync
+from tests.bench import bench_container, bench_read, bench_rotation, bench_startup, bench_sync
 
 BENCHMARKS = {
     "read": bench_read.run,
     "startup": bench_startup.run,
     "rotation": bench_rotation.run,
     "sync": bench_sync.run,
+    "container": bench_container.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)

@@ -7,6 +7,7 @@ import os
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from kvfs.fakevault import FakeVault
 from tests.conftest import sdk_options
-from tests.helpers import KvfsProcess
+from tests.helpers import KvfsProcess, wait_for
 from tests.mount.conftest import MountFactory
 
 NOBODY = 65534
@@ -191,13 +192,15 @@ def test_an_optional_missing_object_does_not_fail_the_mount(
     assert os.listdir(mountpoint) == ["present"]
 
 
-@pytest.mark.parametrize("problem", ["missing", "not-empty", "a-file"])
+@pytest.mark.parametrize("problem", ["parent-missing", "not-empty", "a-file"])
 def test_a_bad_mountpoint_is_a_one_line_usage_error(
     vault: FakeVault, start_kvfs: MountFactory, tmp_path: Path, problem: str
 ) -> None:
     vault.set_secret("s", "v")
     target = tmp_path / "target"
-    if problem == "not-empty":
+    if problem == "parent-missing":
+        target = tmp_path / "no-such-folder" / "target"
+    elif problem == "not-empty":
         target.mkdir()
         (target / "file").write_text("x")
     elif problem == "a-file":
@@ -208,6 +211,35 @@ def test_a_bad_mountpoint_is_a_one_line_usage_error(
     assert len(lines) == 1, lines  # nothing else happens before the check
     assert lines[0].startswith("kvfs: error: mountpoint")
     assert str(target) in lines[0]
+
+
+def test_a_missing_mountpoint_is_created_when_its_parent_exists(
+    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path
+) -> None:
+    """In a pod, the shared emptyDir starts empty: kvfs makes its sub-folder."""
+    vault.set_secret("s", "v")
+    target = mountpoint / "secrets"
+    kvfs = start_kvfs([{"objectName": "s", "objectType": "secret"}], target=target)
+    assert (target / "s").read_text() == "v"
+    assert kvfs.stop() == 0
+    assert f"created the mountpoint {target}" in kvfs.stderr
+    assert target.is_dir() and not os.path.ismount(target)
+
+
+@pytest.mark.parametrize("fault", [{"status": 503}, {"latency_ms": 30_000}])
+def test_sigterm_during_the_first_load_exits_0_at_once(
+    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path, fault: dict[str, int]
+) -> None:
+    """A failing or hanging vault must not hold a stopping pod: no wait for the SDK's retries or timeouts."""
+    vault.set_secret("s", "v")
+    vault.add_fault(path=r"^/secrets/s", **fault)
+    kvfs = start_kvfs([{"objectName": "s", "objectType": "secret"}], wait=False)
+    wait_for(lambda: any(r["path"].startswith("/secrets/s") for r in vault.requests()), what="the load to start")
+    started = time.monotonic()
+    assert kvfs.stop() == 0, kvfs.stderr
+    assert time.monotonic() - started < 3
+    assert "SIGTERM received" in kvfs.stderr and "kvfs: error" not in kvfs.stderr
+    assert not os.path.ismount(mountpoint)
 
 
 def test_secret_values_never_reach_the_logs_even_at_debug_level(

@@ -70,7 +70,7 @@ def prepare_mountpoint(mountpoint: Path) -> None:
     try:
         mountpoint.stat()
     except FileNotFoundError:
-        raise ConfigError(f"mountpoint {mountpoint} does not exist: create it first") from None
+        _create(mountpoint)
     except OSError as exc:
         raise MountError(f"mountpoint {mountpoint}: {exc.strerror}") from None
     if not mountpoint.is_dir():
@@ -83,6 +83,19 @@ def prepare_mountpoint(mountpoint: Path) -> None:
                 raise ConfigError(f"mountpoint {mountpoint} is not empty: kvfs mounts only on an empty directory")
     except PermissionError:
         raise MountError(f"mountpoint {mountpoint}: permission denied") from None
+
+
+def _create(mountpoint: Path) -> None:
+    """A missing last folder is made (a pod's fresh emptyDir holds nothing); a missing parent is an error."""
+    if not mountpoint.parent.is_dir():
+        raise ConfigError(f"mountpoint {mountpoint} does not exist, nor does its parent folder {mountpoint.parent}")
+    try:
+        mountpoint.mkdir(mode=0o755)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise MountError(f"mountpoint {mountpoint} cannot be created: {exc.strerror}") from None
+    log.info("created the mountpoint %s", mountpoint)
 
 
 def _is_stale(mountpoint: Path) -> bool:
