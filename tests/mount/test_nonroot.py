@@ -1,9 +1,5 @@
 """A laptop as a normal user would try kvfs: not root, a stock /etc/fuse.conf (no user_allow_other).
-
-The daemon runs as ``nobody``. The test's own interpreter may sit where that user cannot reach it (a
-pyenv under /root), so the daemon then runs on the system's Python of the same minor version with the
-virtual environment's packages on its path: the same code, the same compiled extensions.
-"""
+The daemon runs as ``nobody`` (see ``nobody_python`` for how it gets an interpreter it may run)."""
 
 from __future__ import annotations
 
@@ -27,23 +23,24 @@ STOCK_FUSE_CONF = "# mount_max = 1000\n# user_allow_other\n"  # as Debian ships 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def interpreter_for_nobody() -> tuple[list[str], dict[str, str]]:
-    """A Python ``nobody`` can run, with kvfs importable."""
-    try:
-        probe = subprocess.run(
-            [sys.executable, "-c", "import kvfs, pyfuse3"], user=NOBODY, group=NOBODY, extra_groups=[],
-            capture_output=True, check=False, cwd="/",
-        )  # fmt: skip
-        if probe.returncode == 0:
-            return [sys.executable], {}
-    except PermissionError:
-        pass
+@pytest.fixture
+def nobody_python(laptop: Path) -> Iterator[tuple[list[str], dict[str, str]]]:
+    """A Python ``nobody`` can run with kvfs importable: the system's python3 (the same minor version as
+    this one, so the compiled extensions fit), this checkout's kvfs (copied) and the virtual environment's
+    packages (bind-mounted), all reached through folders ``nobody`` may enter: the checkout and the
+    environment may sit in places only root can (a clone in a 0700 temporary folder, a pyenv under /root)."""
     system = shutil.which("python3", path="/usr/bin:/bin")
     assert system is not None, "no system python3 for the non-root test"
     version = subprocess.run([system, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
     assert version.stdout.strip() == str(sys.version_info[:2]), f"{system} is not Python {sys.version_info[:2]}"
-    path = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    return [system], {"PYTHONPATH": path}
+    shutil.copytree(REPO / "kvfs", laptop / "src" / "kvfs", ignore=shutil.ignore_patterns("__pycache__"))
+    packages = laptop / "site-packages"
+    packages.mkdir()
+    subprocess.run(["mount", "--bind", sysconfig.get_paths()["purelib"], str(packages)], check=True)
+    try:
+        yield [system], {"PYTHONPATH": f"{laptop / 'src'}{os.pathsep}{packages}"}
+    finally:
+        subprocess.run(["umount", str(packages)], check=True)
 
 
 @pytest.fixture
@@ -68,7 +65,8 @@ def laptop(tmp_path: Path, fuse_device_for_users: None) -> Iterator[Path]:
         os.chown(path, NOBODY, NOBODY)
     yield home
     subprocess.run(["fusermount3", "-u", "-z", str(home / "mnt")], capture_output=True, check=False)
-    shutil.rmtree(home, ignore_errors=True)
+    if not any(mounted_under(home)):  # never delete through a mount (the bind-mounted site-packages)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
@@ -81,13 +79,15 @@ def readable_vault(laptop: Path) -> Iterator[FakeVault]:
         yield fv
 
 
-def start_as_nobody(vault: FakeVault, laptop: Path, *extra: str) -> KvfsProcess:
+def start_as_nobody(
+    vault: FakeVault, laptop: Path, python: tuple[list[str], dict[str, str]], *extra: str
+) -> KvfsProcess:
     spc = laptop / "spc.yaml"
     spc.write_text(
         provider_class_yaml([{"objectName": "db", "objectType": "secret"}], tenant_id=vault.tenant_id,
                             client_id=vault.client_id)
     )  # fmt: skip
-    python, extra_env = interpreter_for_nobody()
+    interpreter, extra_env = python
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(laptop),
@@ -96,12 +96,17 @@ def start_as_nobody(vault: FakeVault, laptop: Path, *extra: str) -> KvfsProcess:
         **extra_env,
     }
     args = ["mount", str(spc), str(laptop / "mnt"), "--vault-url", vault.vault_url, "--ca-file", str(vault.ca_file)]
-    return KvfsProcess([*args, *extra], env, laptop / "mnt", python=python, user=NOBODY)
+    return KvfsProcess([*args, *extra], env, laptop / "mnt", python=interpreter, user=NOBODY)
+
+
+def mounted_under(folder: Path) -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+        targets = [line.split()[4] for line in mounts]
+    return [t for t in targets if t == str(folder) or t.startswith(f"{folder}/")]
 
 
 def mounted(mountpoint: Path) -> bool:
-    with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
-        return any(line.split()[4] == str(mountpoint) for line in mounts)
+    return str(mountpoint) in mounted_under(mountpoint)
 
 
 def read_as_nobody(path: Path) -> subprocess.CompletedProcess[str]:
@@ -109,9 +114,11 @@ def read_as_nobody(path: Path) -> subprocess.CompletedProcess[str]:
                           text=True, check=False)  # fmt: skip
 
 
-def test_a_normal_user_mounts_without_allow_other_and_is_told_why(readable_vault: FakeVault, laptop: Path) -> None:
+def test_a_normal_user_mounts_without_allow_other_and_is_told_why(
+    readable_vault: FakeVault, laptop: Path, nobody_python: tuple[list[str], dict[str, str]]
+) -> None:
     readable_vault.set_secret("db", "laptop-s3cret")
-    kvfs = start_as_nobody(readable_vault, laptop)
+    kvfs = start_as_nobody(readable_vault, laptop, nobody_python)
     kvfs.wait_for_log("ready:", timeout=60)
     mountpoint = laptop / "mnt"
     assert mounted(mountpoint)
@@ -136,8 +143,10 @@ def test_a_normal_user_mounts_without_allow_other_and_is_told_why(readable_vault
     assert "Traceback" not in kvfs.stderr and "laptop-s3cret" not in kvfs.stderr
 
 
-def test_asking_for_allow_other_without_permission_names_the_fix(readable_vault: FakeVault, laptop: Path) -> None:
-    kvfs = start_as_nobody(readable_vault, laptop, "--allow-other")
+def test_asking_for_allow_other_without_permission_names_the_fix(
+    readable_vault: FakeVault, laptop: Path, nobody_python: tuple[list[str], dict[str, str]]
+) -> None:
+    kvfs = start_as_nobody(readable_vault, laptop, nobody_python, "--allow-other")
     assert kvfs.wait_exit() == 2
     (line,) = [line for line in kvfs.stderr.splitlines() if line.startswith("kvfs: error:")]
     assert f"--allow-other needs root or a line 'user_allow_other' in {laptop / 'fuse.conf'}" in line
