@@ -100,7 +100,7 @@ def in_container(image: str, vault: FakeVault, volume: Path, spc: Path) -> Sampl
         if run.wait(timeout=60) != 0:
             raise RuntimeError(f"podman run failed: {run.stderr.read() if run.stderr else ''}")
         read_every_file(kvfs.mountpoint)
-        rss = vm_rss_kib(kvfs.host_pid())
+        rss = vm_rss_kib(kvfs.daemon_pid())
         stopping = time.monotonic()
         code = kvfs.stop()
         stopped = time.monotonic()

@@ -169,6 +169,13 @@ class Container:
         """The host PID of the container's first process (0 when it is not running)."""
         return int(self.inspect("{{.State.Pid}}"))
 
+    def daemon_pid(self) -> int:
+        """The host PID of kvfs itself: the child of the image's init (tini is PID 1 in the image)."""
+        init = self.host_pid()
+        children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+        assert len(children) == 1, f"tini should have one child, kvfs; it has {children}"
+        return int(children[0])
+
     def exit_code(self) -> int:
         return int(self.inspect("{{.State.ExitCode}}"))
 
