@@ -1,8 +1,8 @@
-"""The fake Entra ID authority: federated token files in, bearer tokens for the vault out.
+"""The fake Entra ID authority: federated token files (or the client secret) in, bearer tokens for the vault out.
 
-Tokens are JWT-shaped and HMAC-signed with a key that lives only in this process, so the vault can tell
-its own tokens from anything else. The federated token (what a Kubernetes service-account token file
-holds) is signed the same way with a different audience, so it only works as a client assertion.
+Access tokens are JWT-shaped and HMAC-signed with a key that lives only in this process, so the vault can tell
+its own tokens from anything else; rotating that key makes the vault refuse every token issued before. The
+fake IMDS and ``mint_access_token`` issue through ``issue`` too. Client assertions are checked by ``Federation``.
 """
 
 from __future__ import annotations
@@ -10,32 +10,49 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import secrets
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
+from .entra import error_response
+from .federation import Federation
 from .keys import b64url, b64url_decode
 
 VAULT_RESOURCE = "https://vault.azure.net"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
-FEDERATED_SUBJECT = "system:serviceaccount:kvfs:kvfs"
-#: Lifetime of a federated token file: long, because nothing rotates it for a running demo.
-FEDERATED_LIFETIME = 365 * 86400
+
+
+class Issued(NamedTuple):
+    """An access token and its times (epoch seconds; ``expires_in`` as the token endpoint reports it)."""
+
+    token: str
+    expires_in: int
+    expires_on: int
+    not_before: int
 
 
 class Authority:
-    """Issues and checks tokens for one tenant and one application (client id)."""
+    """Issues and checks tokens for one tenant, one application (client id) and one resource."""
 
     def __init__(
-        self, tenant_id: str, client_id: str, *, token_lifetime: int = 3600, clock: Callable[[], float] = time.time
+        self,
+        tenant_id: str,
+        client_id: str,
+        federation: Federation,
+        *,
+        token_lifetime: float = 3600,
+        resource: str = VAULT_RESOURCE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
+        self.federation = federation
         self.token_lifetime = token_lifetime
+        #: What tokens are issued for (``aud``) and what the vault accepts; no trailing slash.
+        self.resource = resource.rstrip("/")
         #: Accepted as ``client_secret`` too, so MSAL-based ClientSecretCredential works against the fake.
         self.client_secret = secrets.token_urlsafe(32)
         self._key = secrets.token_bytes(32)
@@ -45,14 +62,18 @@ class Authority:
 
     # -- tokens -----------------------------------------------------------------------------
 
+    def rotate_key(self) -> None:
+        """A new signing key: every access token issued so far stops verifying."""
+        self._key = secrets.token_bytes(32)
+
     def _sign(self, claims: dict[str, Any]) -> str:
         header = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
         payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
         signature = hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
         return f"{header}.{payload}.{b64url(signature)}"
 
-    def _verify(self, token: str, audience: str) -> tuple[dict[str, Any] | None, str]:
-        """``(claims, "")`` for a valid token of ours with that audience, else ``(None, reason)``."""
+    def _verify(self, token: str) -> tuple[dict[str, Any] | None, str]:
+        """``(claims, "")`` for a valid token of ours for our resource, else ``(None, reason)``."""
         parts = token.split(".")
         if len(parts) != 3:
             return None, "the token is not a JWT"
@@ -63,30 +84,48 @@ class Authority:
             claims = json.loads(b64url_decode(parts[1]))
         except ValueError:
             return None, "the token is malformed"
-        if not isinstance(claims, dict) or claims.get("aud") != audience:
+        aud = claims.get("aud") if isinstance(claims, dict) else None
+        if not isinstance(aud, str) or aud.rstrip("/") != self.resource:
             return None, "the token audience is invalid"
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= self._clock():
             return None, "the token is expired"
         return claims, ""
 
-    def federated_token(self) -> str:
-        """A fresh federated (service-account-like) token, valid as ``client_assertion``."""
-        now = int(self._clock())
-        return self._sign(
-            {
-                "iss": f"{self.authority_host}/federation",
-                "sub": FEDERATED_SUBJECT,
-                "aud": FEDERATION_AUDIENCE,
-                "iat": now,
-                "nbf": now,
-                "exp": now + FEDERATED_LIFETIME,
-                "jti": uuid.uuid4().hex,
-            }
-        )
+    def issue(
+        self,
+        *,
+        client_id: str | None = None,
+        object_id: str | None = None,
+        resource: str | None = None,
+        lifetime: float | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Issued:
+        """A vault access token. ``client_id`` defaults to the application;
+        ``resource`` (the ``aud``, as requested) to ours. ``exp`` is rounded up, so a token lives at least
+        ``lifetime`` seconds (a few seconds work)."""
+        now = self._clock()
+        appid = client_id or self.client_id
+        seconds = self.token_lifetime if lifetime is None else lifetime
+        expires_on = math.ceil(now + seconds)
+        claims = {
+            "aud": resource or self.resource,
+            "iss": f"https://sts.windows.net/{self.tenant_id}/",
+            "iat": int(now),
+            "nbf": int(now),
+            "exp": expires_on,
+            "appid": appid,
+            "idtyp": "app",
+            "oid": object_id or appid,
+            "sub": object_id or appid,
+            "tid": self.tenant_id,
+            "uti": uuid.uuid4().hex,
+            **(extra or {}),
+        }
+        return Issued(self._sign(claims), math.ceil(seconds), expires_on, int(now))
 
     def check_access_token(self, token: str) -> str:
         """Empty string when ``token`` is a valid vault token for our tenant; else why not."""
-        claims, reason = self._verify(token, VAULT_RESOURCE)
+        claims, reason = self._verify(token)
         if claims is None:
             return reason
         if claims.get("tid") != self.tenant_id:
@@ -147,26 +186,20 @@ class Authority:
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory '{tenant}'.",
             )
-        resource = self._resource(form.get("scope", ""))
-        if resource is None:
+        if not self._scope_ok(form.get("scope", "")):
             return self._error(
                 400,
                 "invalid_scope",
                 1002012,
                 "The provided value for the input parameter 'scope' is not valid; the fake "
-                f"authority issues tokens for {VAULT_RESOURCE}/.default only.",
+                f"authority issues tokens for {self.resource}/.default only.",
             )
         if "client_assertion" in form:
             if form.get("client_assertion_type") != ASSERTION_TYPE:
                 return self._error(400, "invalid_request", 90014, f"client_assertion_type must be '{ASSERTION_TYPE}'.")
-            claims, reason = self._verify(form["client_assertion"], FEDERATION_AUDIENCE)
-            if claims is None:
-                return self._error(
-                    401,
-                    "invalid_client",
-                    700211,
-                    f"No matching federated identity record found for presented assertion: {reason}.",
-                )
+            rejection = self.federation.check(form["client_assertion"])
+            if rejection is not None:
+                return self._error(rejection.status, rejection.error, rejection.code, rejection.description)
         elif "client_secret" in form:
             if not hmac.compare_digest(form["client_secret"].encode(), self.client_secret.encode()):
                 return self._error(401, "invalid_client", 7000215, "Invalid client secret provided.")
@@ -177,46 +210,20 @@ class Authority:
                 7000216,
                 "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
             )
-        now = int(self._clock())
-        access = self._sign(
-            {
-                "aud": resource,
-                "iss": f"https://sts.windows.net/{self.tenant_id}/",
-                "tid": self.tenant_id,
-                "appid": self.client_id,
-                "oid": self.client_id,
-                "sub": self.client_id,
-                "iat": now,
-                "nbf": now,
-                "exp": now + self.token_lifetime,
-                "uti": uuid.uuid4().hex,
-            }
-        )
+        issued = self.issue()
         return 200, {
             "token_type": "Bearer",
-            "expires_in": self.token_lifetime,
-            "ext_expires_in": self.token_lifetime,
-            "access_token": access,
+            "expires_in": issued.expires_in,
+            "ext_expires_in": issued.expires_in,
+            "access_token": issued.token,
         }
 
-    @staticmethod
-    def _resource(scope: str) -> str | None:
-        for entry in scope.split():
-            if entry.endswith("/.default") and entry.removesuffix("/.default").rstrip("/") == VAULT_RESOURCE:
-                return VAULT_RESOURCE
-        return None
+    def _scope_ok(self, scope: str) -> bool:
+        return any(
+            entry.endswith("/.default") and entry.removesuffix("/.default").rstrip("/") == self.resource
+            for entry in scope.split()
+        )
 
-    @staticmethod
-    def _error(status: int, error: str, code: int, description: str) -> tuple[int, dict[str, Any]]:
+    def _error(self, status: int, error: str, code: int, description: str) -> tuple[int, dict[str, Any]]:
         """An Entra ID (AADSTS) error body."""
-        trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-        return status, {
-            "error": error,
-            "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} "
-            f"Timestamp: {stamp}",
-            "error_codes": [code],
-            "timestamp": stamp,
-            "trace_id": trace,
-            "correlation_id": correlation,
-        }
+        return error_response(status, error, code, description, self.authority_host)

@@ -1,8 +1,9 @@
-"""``FakeVault``: the lifecycle of one fake Key Vault + Entra authority, and its direct Python API.
+"""``FakeVault``: the lifecycle of one fake Key Vault + Entra authority + IMDS, and its direct Python API.
 
-``start()`` binds the socket, writes the CA and the federated token file, serves on a daemon thread
-and (with a ``state_dir``) advertises itself in ``fake-vault.json``. The direct methods change state
-exactly as the matching SDK call would, bypassing HTTP, for fast test set-up.
+``start()`` binds the sockets (HTTPS for the vault and authority, plain HTTP for IMDS), writes the CA and the
+federated token file, serves on daemon threads and (with a ``state_dir``) advertises itself in
+``fake-vault.json``. The direct methods change state exactly as the matching SDK call would, bypassing HTTP,
+for fast test set-up; the identity methods play the parts of Entra's app registration, the cluster and the VM.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from typing import Any
 
 import trustme
 
-from .authority import Authority
+from .authority import VAULT_RESOURCE, Authority
+from .cluster import FEDERATED_SUBJECT, FEDERATION_AUDIENCE, Cluster
 from .faults import FaultSet
-from .https import TLSServer
+from .federation import FederatedCredential, Federation
+from .https import PlainServer, TLSServer
+from .imds import Imds, ManagedIdentity
+from .imdsserver import ImdsApp, ImdsHandler
 from .reqlog import RequestLog
 from .server import App, Handler
 from .state import VaultState, check_collection
@@ -31,6 +36,9 @@ from .state import VaultState, check_collection
 DEFAULT_TENANT_ID = "72f9a6c1-5b3e-4d8a-9c0f-6e1b2d3a4f50"
 DEFAULT_CLIENT_ID = "0b8e4c2d-7a91-4f36-b5d0-c3a2e1f09d87"
 INFO_FILE = "fake-vault.json"
+#: Lifetime of the token file written by start() and rotate_federated_token(): long, because nothing rotates
+#: it for a running demo or ``kvfs fake-vault``. Tests of expiry write their own with write_federated_token().
+FEDERATED_LIFETIME = 365 * 86400
 
 
 def _write_atomic(path: Path, data: str, mode: int = 0o644) -> None:
@@ -61,10 +69,13 @@ def _version_of(bundle: dict[str, Any]) -> str:
 
 
 class FakeVault:
-    """A fake Azure Key Vault and Entra ID authority on one local HTTPS port.
+    """A fake Azure Key Vault and Entra ID authority on one local HTTPS port, and a fake IMDS on another
+    (plain HTTP).
 
-    The same object can be stopped and started again: state, CA and signing keys survive, and the port
-    is kept, so a restart looks like a vault outage to clients.
+    The same object can be stopped and started again: state, CA, signing keys, identities and federated
+    credentials survive, and the ports are kept, so a restart looks like an outage to clients.
+    ``resource`` is the vault's audience (another cloud's, e.g. ``https://vault.usgovcloudapi.net``);
+    ``challenge_tenant`` the tenant its 401 challenge names (default: ``tenant_id``).
     """
 
     def __init__(
@@ -76,51 +87,80 @@ class FakeVault:
         client_id: str = DEFAULT_CLIENT_ID,
         *,
         token_lifetime: int = 3600,
+        resource: str = VAULT_RESOURCE,
+        challenge_tenant: str | None = None,
     ) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.host = host
         self.tenant_id = tenant_id
         self.client_id = client_id
+        self._challenge_tenant = challenge_tenant or tenant_id
         self._port = port
+        self._imds_port = 0
         self._state = VaultState()
-        self._authority = Authority(tenant_id, client_id, token_lifetime=token_lifetime)
+        self._cluster = Cluster()
+        self._federation = Federation(self._cluster)
+        self._authority = Authority(
+            tenant_id, client_id, self._federation, token_lifetime=token_lifetime, resource=resource
+        )
+        self._imds = Imds(self._authority)
         self._faults = FaultSet()
         self._log = RequestLog()
         self._ca = trustme.CA(organization_name="kvfs fake vault")
-        self._server: TLSServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: list[tuple[TLSServer, threading.Thread]] = []
         self._files_dir: Path | None = None
+        self._default_credential_added = False
         self._lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> FakeVault:
-        """Listen, write the CA and token files, serve; returns once the socket accepts connections."""
+        """Listen, write the CA and token files, serve; returns once the sockets accept connections."""
         with self._lock:
-            if self._server is not None:
+            if self._serving:
                 raise RuntimeError("the fake vault is already running")
             files = self._prepare_files_dir()
             identities = sorted({"localhost", "127.0.0.1", self.host.strip("[]")} - {"", "0.0.0.0", "::"})
             leaf = self._ca.issue_cert(*identities, common_name="kvfs fake vault")
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             leaf.configure_cert(context)
-            app = App(state=self._state, authority=self._authority, faults=self._faults, log=self._log, info=self.info)
+            app = App(
+                state=self._state,
+                authority=self._authority,
+                faults=self._faults,
+                log=self._log,
+                info=self.info,
+                mint=lambda client_id, lifetime: self.mint_access_token(client_id=client_id, lifetime=lifetime),
+                challenge_tenant=self._challenge_tenant,
+            )
             server = TLSServer((self.host, self._port), context, app, Handler)
+            try:
+                imds_app = ImdsApp(imds=self._imds, faults=self._faults, log=self._log)
+                imds_server = PlainServer((self.host, self._imds_port), imds_app, ImdsHandler)
+            except BaseException:
+                server.server_close()
+                raise
             self._port = server.server_address[1]
+            self._imds_port = imds_server.server_address[1]
             base = f"https://{_url_host(self.host)}:{self._port}"
             self._state.vault_url = base + "/"
             self._authority.authority_host = base
+            self._cluster.issuer = base + "/oidc"
+            if not self._default_credential_added:
+                self._federation.add(self._cluster.issuer, FEDERATED_SUBJECT)
+                self._default_credential_added = True
             self._ca.cert_pem.write_to_path(str(files / "ca.pem"))
             # Always a fresh token: a file left in state_dir by another process is signed with its key.
-            _write_atomic(files / "federated-token", self._authority.federated_token(), 0o600)
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
-                name=f"kvfs-fakevault-{self._port}",
-                daemon=True,
-            )
-            thread.start()
-            self._server, self._thread = server, thread
+            _write_atomic(files / "federated-token", self._cluster.mint(lifetime=FEDERATED_LIFETIME), 0o600)
+            for each, name in ((server, "fakevault"), (imds_server, "fakeimds")):
+                thread = threading.Thread(
+                    target=each.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name=f"kvfs-{name}-{each.server_address[1]}",
+                    daemon=True,
+                )
+                thread.start()
+                self._serving.append((each, thread))
             if self.state_dir is not None:
                 _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info(), indent=2) + "\n")
             return self
@@ -136,15 +176,16 @@ class FakeVault:
         return self._files_dir
 
     def stop(self) -> None:
-        """Stop serving and drop open connections; removes ``fake-vault.json``. Idempotent."""
+        """Stop serving (vault, authority and IMDS) and drop open connections; removes ``fake-vault.json``.
+        Idempotent."""
         with self._lock:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        if server is None:
+            serving, self._serving = self._serving, []
+        if not serving:
             return
         if self.state_dir is not None:
             (self.state_dir / INFO_FILE).unlink(missing_ok=True)
-        server.stop(thread)
+        for server, thread in serving:
+            server.stop(thread)
 
     def __enter__(self) -> FakeVault:
         return self.start()
@@ -154,7 +195,7 @@ class FakeVault:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return bool(self._serving)
 
     # -- addresses and files --------------------------------------------------------------------
 
@@ -181,6 +222,28 @@ class FakeVault:
         return self._authority.authority_host
 
     @property
+    def imds_url(self) -> str:
+        """``http://127.0.0.1:PORT``: the fake IMDS (what a client puts in ``AZURE_POD_IDENTITY_AUTHORITY_HOST``)."""
+        self._require_started()
+        return f"http://{_url_host(self.host)}:{self._imds_port}"
+
+    @property
+    def oidc_issuer(self) -> str:
+        """``https://127.0.0.1:PORT/oidc``: the fake cluster's service-account token issuer (nothing served there)."""
+        self._require_started()
+        return self._cluster.issuer
+
+    @property
+    def challenge_tenant(self) -> str:
+        """The tenant the vault's 401 challenge names (``tenant_id`` unless given to the constructor)."""
+        return self._challenge_tenant
+
+    @property
+    def resource(self) -> str:
+        """The vault's audience: what the challenge names and tokens are issued for (no trailing slash)."""
+        return self._authority.resource
+
+    @property
     def token_file(self) -> Path:
         """The federated token file (like a projected service-account token); no trailing newline."""
         return self._require_started() / "federated-token"
@@ -203,6 +266,8 @@ class FakeVault:
             "client_id": self.client_id,
             "token_file": str(self.token_file),
             "ca_file": str(self.ca_file),
+            "imds_url": self.imds_url,
+            "oidc_issuer": self.oidc_issuer,
         }
 
     def workload_identity_env(self) -> dict[str, str]:
@@ -215,9 +280,73 @@ class FakeVault:
             "REQUESTS_CA_BUNDLE": str(self.ca_file),
         }
 
-    def rotate_federated_token(self) -> None:
-        """Write a new federated token file; earlier tokens stay valid, like rotated service-account tokens."""
-        _write_atomic(self.token_file, self._authority.federated_token(), 0o600)
+    # -- identity: the cluster, the app registration, the VM, the token service ---------------------
+
+    def write_federated_token(
+        self,
+        path: Path | None = None,
+        *,
+        subject: str = FEDERATED_SUBJECT,
+        issuer: str | None = None,
+        audience: str = FEDERATION_AUDIENCE,
+        lifetime: float = 3600,
+        not_before: float | None = None,
+    ) -> str:
+        """Mint a service-account token signed by the fake cluster and write it to ``path`` (default
+        ``token_file``) as kubelet does: temporary file, then rename. Returns the token.
+
+        ``issuer`` defaults to ``oidc_issuer``; ``exp`` = now + ``lifetime`` (negative: already expired);
+        ``nbf`` = ``not_before`` (epoch seconds) or now.
+        """
+        token = self._cluster.mint(
+            subject=subject,
+            issuer=self.oidc_issuer if issuer is None else issuer,
+            audience=audience,
+            lifetime=lifetime,
+            not_before=not_before,
+        )
+        _write_atomic(Path(path) if path is not None else self.token_file, token, 0o600)
+        return token
+
+    def rotate_federated_token(self) -> str:
+        """Write a new default token file (a year's lifetime, as at start); earlier tokens stay valid until
+        they expire, like rotated service-account tokens. Returns the token."""
+        return self.write_federated_token(lifetime=FEDERATED_LIFETIME)
+
+    def add_federated_credential(self, issuer: str, subject: str, audience: str = FEDERATION_AUDIENCE) -> None:
+        """Register a federated identity credential on the application (``client_id``). Exact string matches,
+        as in Entra. The default one, (``oidc_issuer``, ``FEDERATED_SUBJECT``), is registered at the first start."""
+        self._federation.add(issuer, subject, audience)
+
+    def clear_federated_credentials(self) -> None:
+        """Remove every federated credential (the default one included): every assertion then gets AADSTS700211."""
+        self._federation.clear()
+
+    def federated_credentials(self) -> list[FederatedCredential]:
+        return self._federation.list()
+
+    def add_managed_identity(self, client_id: str | None = None) -> ManagedIdentity:
+        """Assign a user-assigned identity to the fake VM (``None``: the system-assigned one, assigned by
+        default); returns it (client, object and resource ids). Idempotent."""
+        return self._imds.add(client_id)
+
+    def clear_managed_identities(self) -> None:
+        """Unassign every managed identity, the system-assigned one included (IMDS: "Identity not found")."""
+        self._imds.clear()
+
+    def managed_identities(self) -> list[ManagedIdentity]:
+        return self._imds.identities()
+
+    def mint_access_token(self, *, client_id: str | None = None, lifetime: float | None = None) -> tuple[str, int]:
+        """``(token, expires_on epoch seconds)``: an access token the vault accepts, as a stand-in ``az`` or
+        other tool would print it. ``client_id`` defaults to the application; ``lifetime`` to ``token_lifetime``."""
+        issued = self._authority.issue(client_id=client_id, lifetime=lifetime)
+        return issued.token, issued.expires_on
+
+    def rotate_signing_key(self) -> None:
+        """From now on the vault refuses every access token issued before (401 with the challenge), as when the
+        service's keys change; the authority, IMDS and ``mint_access_token`` sign with the new key."""
+        self._authority.rotate_key()
 
     # -- direct state access (same code path as the REST API) --------------------------------------
 

@@ -1,4 +1,5 @@
-"""The ``/_fake/`` test hooks: request log, faults and server info. No authentication, no faults, not logged."""
+"""The ``/_fake/`` test hooks: request log, faults, server info and access tokens for stand-in tools (an ``az``
+run in another process). No authentication, no faults, not logged."""
 
 from __future__ import annotations
 
@@ -10,14 +11,42 @@ from .faults import FaultSet
 from .reqlog import RequestLog
 
 Response = tuple[int, Any]
+Mint = Callable[[str | None, float | None], tuple[str, int]]
 
 
 def _error(status: int, message: str) -> Response:
     return status, {"error": {"code": "BadRequest" if status == 400 else "NotFound", "message": message}}
 
 
+def _mint(body: bytes, mint: Mint) -> Response:
+    """``POST /_fake/access-token`` ``{"client_id"?: str, "lifetime"?: seconds}``."""
+    try:
+        spec = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, "the body must be a JSON object")
+    if not isinstance(spec, dict):
+        return _error(400, "the body must be a JSON object")
+    unknown = sorted(set(spec) - {"client_id", "lifetime"})
+    if unknown:
+        return _error(400, f"unknown field(s) {', '.join(unknown)}; allowed: client_id, lifetime")
+    client_id, lifetime = spec.get("client_id"), spec.get("lifetime")
+    if client_id is not None and not isinstance(client_id, str):
+        return _error(400, "'client_id' must be a string")
+    if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int | float)):
+        return _error(400, "'lifetime' must be a number of seconds")
+    token, expires_on = mint(client_id, lifetime)
+    return 200, {"access_token": token, "expires_on": expires_on}
+
+
 def handle(
-    method: str, path: str, body: bytes, *, log: RequestLog, faults: FaultSet, info: Callable[[], dict[str, Any]]
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    log: RequestLog,
+    faults: FaultSet,
+    info: Callable[[], dict[str, Any]],
+    mint: Mint,
 ) -> Response:
     """Serve ``/_fake/...``; ``path`` is the path without the query string."""
     route = path.rstrip("/")
@@ -49,6 +78,9 @@ def handle(
         return _error(404, f"no fault with id {ident}")
     elif route == "/_fake/info" and method == "GET":
         return 200, info()
+    elif route == "/_fake/access-token":
+        if method == "POST":
+            return _mint(body, mint)
     else:
         return _error(404, f"no test hook at {path}; see kvfs/fakevault/README.md")
     return 405, {"error": {"code": "MethodNotAllowed", "message": f"{method} is not allowed on {path}"}}

@@ -1,6 +1,7 @@
 """HTTPS plumbing for fake servers (this fake vault, and the tests' fake Kubernetes API): one thread per
 connection, the TLS handshake done in that thread so a slow client never stalls ``accept``, HTTP/1.1
-keep-alive, bounded request bodies, and a stop that drops every open connection.
+keep-alive, bounded request bodies, and a stop that drops every open connection. ``PlainServer`` is the
+same without TLS, for the fake IMDS (which real clients reach over plain HTTP).
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
+    def send_answer(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+        """Status, ``headers`` (Content-Type among them, in order), Content-Length, and the body (not for HEAD)."""
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if data and self.command != "HEAD":
+            self.wfile.write(data)
+
     def read_body(self) -> bytes:
         """The body (Content-Length or chunked), at most ``max_body`` bytes; raises BodyError."""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -92,12 +105,14 @@ class TLSServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], ssl_context: ssl.SSLContext, app: Any, handler: type[Handler]) -> None:
+    def __init__(
+        self, address: tuple[str, int], ssl_context: ssl.SSLContext | None, app: Any, handler: type[Handler]
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.ssl_context = ssl_context
         self.app = app
-        self._connections: set[ssl.SSLSocket] = set()
+        self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         self._closing = False
         super().__init__(address, handler)
@@ -108,7 +123,7 @@ class TLSServer(ThreadingHTTPServer):
         with contextlib.suppress(OSError):
             request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
+            tls = self.wrap(request)
         except (ssl.SSLError, OSError) as exc:
             log.debug("TLS handshake with %s failed: %s", client_address, exc)
             return
@@ -126,6 +141,12 @@ class TLSServer(ThreadingHTTPServer):
                 self._connections.discard(tls)
             with contextlib.suppress(OSError):
                 tls.close()
+
+    def wrap(self, request: socket.socket) -> socket.socket:
+        """The connection as the handler reads it: after the TLS handshake (as is without a context)."""
+        if self.ssl_context is None:
+            return request
+        return self.ssl_context.wrap_socket(request, server_side=True)
 
     def shutdown_request(self, request: Any) -> None:
         with contextlib.suppress(OSError):
@@ -150,3 +171,10 @@ class TLSServer(ThreadingHTTPServer):
         self.close_connections()
         if thread is not None:
             thread.join(timeout=5)
+
+
+class PlainServer(TLSServer):
+    """The same threaded server over plain HTTP (connection tracking and ``stop`` included)."""
+
+    def __init__(self, address: tuple[str, int], app: Any, handler: type[Handler]) -> None:
+        super().__init__(address, None, app, handler)

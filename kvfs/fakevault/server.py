@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import hooks, https, vaultapi
-from .authority import VAULT_RESOURCE, Authority
+from .authority import Authority
 from .errors import FakeVaultError
 from .faults import Fault, FaultSet
 from .reqlog import RequestLog
@@ -50,11 +50,14 @@ class App:
     faults: FaultSet
     log: RequestLog
     info: Any  # Callable[[], dict]: the FakeVault's info()
+    mint: Any  # Callable[[dict], dict]: the /_fake/access-token hook
+    #: The tenant the 401 challenge names (the authority's unless a test makes the vault claim another).
+    challenge_tenant: str
 
     def challenge(self) -> str:
         return (
-            f'Bearer authorization="{self.authority.authority_host}/{self.authority.tenant_id}", '
-            f'resource="{VAULT_RESOURCE}"'
+            f'Bearer authorization="{self.authority.authority_host}/{self.challenge_tenant}", '
+            f'resource="{self.authority.resource}"'
         )
 
 
@@ -72,19 +75,10 @@ class Handler(https.Handler):
             # Before the first byte goes out: a client that reads the log next must see the status.
             self.server.app.log.answered(self._log_entry, status)
             self._log_entry = None
-        self.send_response(status)
-        self.send_header("x-ms-request-id", str(uuid.uuid4()))
-        self.send_header("Cache-Control", "no-cache")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
+        answer = {"x-ms-request-id": str(uuid.uuid4()), "Cache-Control": "no-cache", **(headers or {})}
         if payload is not None:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if data and self.command != "HEAD":
-            self.wfile.write(data)
+            answer["Content-Type"] = "application/json; charset=utf-8"
+        self.send_answer(status, data, answer)
         return status
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -100,7 +94,7 @@ class Handler(https.Handler):
                 self._send(exc.status, {"error": {"code": "BadRequest", "message": str(exc)}})
                 return
             status, payload = hooks.handle(
-                self.command, split.path, body, log=app.log, faults=app.faults, info=app.info
+                self.command, split.path, body, log=app.log, faults=app.faults, info=app.info, mint=app.mint
             )
             self._send(status, payload)
             return

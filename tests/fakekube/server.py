@@ -56,18 +56,12 @@ class Handler(https.Handler):
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n"
-        self.send_response(status)
-        self.send_header("Audit-Id", str(uuid.uuid4()))
-        self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Content-Type", "application/json")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        answer = {
+            "Audit-Id": str(uuid.uuid4()),
+            "Cache-Control": "no-cache, private",
+            "Content-Type": "application/json",
+        }
+        self.send_answer(status, data, {**answer, **(headers or {})})
 
     def _answer(self, app: App, path: str, query: dict[str, str], entry: dict[str, Any]) -> Response:
         """Fault, authentication, routing: the response, or a ``KubeError`` to send instead."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import http.client
 import json
@@ -105,6 +106,49 @@ def raw_call(
         return HookResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, parsed)
     finally:
         conn.close()
+
+
+#: Any of these makes ManagedIdentityCredential pick another flavour than IMDS (the last three together:
+#: workload identity, silently).
+OTHER_IDENTITY_FLAVOURS = (
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "IMDS_ENDPOINT",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "AZURE_AUTHORITY_HOST",
+    "AZURE_TENANT_ID",
+    "AZURE_FEDERATED_TOKEN_FILE",
+)
+
+
+def use_fake_imds(fv: FakeVault, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment of a VM whose IMDS is the fake; set it before a ManagedIdentityCredential is built."""
+    for name in OTHER_IDENTITY_FLAVOURS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", fv.imds_url)
+
+
+def imds_call(fv: FakeVault, target: str, headers: dict[str, str] | None = None) -> HookResponse:
+    """One plain-HTTP GET to the fake IMDS (``target`` = path and query), ``Metadata: true`` unless overridden."""
+    port = int(fv.imds_url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", target, headers={"Metadata": "true"} if headers is None else headers)
+        response = conn.getresponse()
+        raw = response.read()
+        return HookResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, json.loads(raw))
+    finally:
+        conn.close()
+
+
+def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims of a JWT, unverified."""
+    header, claims = (
+        json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))) for part in token.split(".")[:2]
+    )
+    return header, claims
 
 
 def statuses(fv: FakeVault, path_part: str = "") -> list[tuple[str, int]]:

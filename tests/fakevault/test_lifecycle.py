@@ -20,7 +20,16 @@ from .conftest import Chain, client_options, raw_call, workload_credential
 
 pytestmark = pytest.mark.timeout(30)
 
-INFO_KEYS = {"vault_url", "authority_host", "tenant_id", "client_id", "token_file", "ca_file"}
+INFO_KEYS = {
+    "vault_url",
+    "authority_host",
+    "tenant_id",
+    "client_id",
+    "token_file",
+    "ca_file",
+    "imds_url",
+    "oidc_issuer",
+}
 
 
 def test_state_dir_files(tmp_path: Path) -> None:
@@ -30,6 +39,8 @@ def test_state_dir_files(tmp_path: Path) -> None:
         assert set(info) == INFO_KEYS and info == fv.info()
         assert info["vault_url"] == f"https://127.0.0.1:{fv.port}/"
         assert info["authority_host"] == f"https://127.0.0.1:{fv.port}"
+        assert info["oidc_issuer"] == f"https://127.0.0.1:{fv.port}/oidc"
+        assert info["imds_url"].startswith("http://127.0.0.1:") and info["imds_url"] != f"http://127.0.0.1:{fv.port}"
         assert Path(info["token_file"]).parent == state and Path(info["ca_file"]).parent == state
         assert stat.S_IMODE(fv.token_file.stat().st_mode) == 0o600
         assert "BEGIN CERTIFICATE" in fv.ca_file.read_text()
