@@ -20,6 +20,7 @@ from .errors import ConfigError, KvfsError
 from .hardening import forbid_core_dumps
 from .observe.logs import LOG_FORMATS, configure_logging
 from .vault.backend import DEFAULT_CONCURRENCY
+from .vault.identity import IDENTITY_MODES
 
 log = logging.getLogger("kvfs")
 
@@ -46,6 +47,23 @@ def _add_vault_options(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("KVFS_CA_FILE") or None,
         help="PEM bundle of CAs to trust for the vault and the authority (REQUESTS_CA_BUNDLE also works) "
         "[env KVFS_CA_FILE]",
+    )
+    group.add_argument(
+        "--identity",
+        choices=IDENTITY_MODES,
+        default=os.environ.get("KVFS_IDENTITY") or "auto",
+        help="how to get vault tokens: auto (default) follows the class as the provider does (useVMManagedIdentity: "
+        "managed identity; clientID: workload identity; --client-secret-dir: service principal; else the default "
+        "chain); the others override it, e.g. cli to run a cluster's class on a laptop after az login "
+        "[env KVFS_IDENTITY]",
+    )
+    group.add_argument(
+        "--client-secret-dir",
+        metavar="DIR",
+        type=Path,
+        default=os.environ.get("KVFS_CLIENT_SECRET_DIR") or None,
+        help="a service principal: files clientid and clientsecret (the provider's nodePublishSecretRef, mounted), "
+        "read again when they change [env KVFS_CLIENT_SECRET_DIR]",
     )
     group.add_argument(
         "--concurrency",

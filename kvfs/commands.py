@@ -25,6 +25,7 @@ from .observe.wiring import Observability
 from .sinks.fuse.mountpoint import decide_allow_other, prepare_mountpoint
 from .sinks.fuse.store import Snapshot
 from .sinks.hooks import HookOptions
+from .vault.identity import IdentityOptions
 
 if TYPE_CHECKING:
     from .sinks.kubernetes.sync import SecretSync
@@ -61,6 +62,7 @@ def _vault_options(args: argparse.Namespace) -> VaultOptions:
         ca_file=args.ca_file,
         concurrency=args.concurrency,
         read_timeout=args.request_timeout,
+        identity=IdentityOptions(mode=args.identity, client_secret_dir=args.client_secret_dir),
     )
 
 

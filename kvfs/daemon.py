@@ -34,7 +34,7 @@ from .sinks.fuse.sink import FuseSink
 from .sinks.fuse.store import Snapshot, Store
 from .sinks.hooks import ChangeHooks, HookOptions
 from .vault.backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
-from .vault.identity import build_credential
+from .vault.identity import IdentityOptions, build_credential
 
 if TYPE_CHECKING:
     from .sinks.kubernetes.sync import SecretSync
@@ -50,6 +50,7 @@ class VaultOptions:
     ca_file: str | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     read_timeout: float = 15.0
+    identity: IdentityOptions = field(default_factory=IdentityOptions)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def open_backend(
         url, emulator = provider_class.vault_url, False
     if options.ca_file and not Path(options.ca_file).is_file():
         raise ConfigError(f"--ca-file {options.ca_file}: no such file")
-    credential = build_credential(provider_class, environ, ca_file=options.ca_file)
+    credential = build_credential(provider_class, environ, ca_file=options.ca_file, options=options.identity)
     settings = BackendSettings(
         vault_url=url,
         emulator=emulator,

@@ -55,6 +55,10 @@ class AuthenticationFailed(BackendError):
     """No token could be obtained for the vault."""
 
 
+class TokenRefused(AuthenticationFailed):
+    """The vault answered 401 to a token the credential considered valid (keys rotated, token revoked)."""
+
+
 class Throttled(BackendError):
     """The vault answered 429 after the SDK's own retries."""
 

@@ -289,6 +289,51 @@ def test_vault_url_follows_the_cloud() -> None:
     assert pc.vault_url == "https://app-kv.vault.azure.cn/"
 
 
+@pytest.mark.parametrize(
+    ("name", "authority", "resource"),
+    [
+        ("AzurePublicCloud", "https://login.microsoftonline.com", "https://vault.azure.net"),
+        ("AzureUSGovernmentCloud", "https://login.microsoftonline.us", "https://vault.usgovcloudapi.net"),
+        ("AzureChinaCloud", "https://login.chinacloudapi.cn", "https://vault.azure.cn"),
+    ],
+)
+def test_each_cloud_has_its_authority_and_vault_resource(name: str, authority: str, resource: str) -> None:
+    cloud = parse(params={"cloudName": name.upper()}).cloud
+    assert (cloud.name, cloud.authority, cloud.vault_resource) == (name, authority, resource)
+
+
+def test_azure_stack_reads_the_environment_file_as_go_autorest_does(tmp_path: Path) -> None:
+    env = tmp_path / "azurestack.json"
+    env.write_text(
+        '{"name": "AzureStackCloud", "ACTIVEDIRECTORYENDPOINT": "https://adfs.local.azurestack.external/adfs/",'
+        ' "keyVaultEndpoint": "https://vault.local.azurestack.external/", "keyvaultdnssuffix": '
+        '"vault.local.azurestack.external", "resourceManagerEndpoint": "https://management.local.azurestack.external/"}'
+    )
+    pc = parse(params={"cloudName": "azurestackcloud", "cloudEnvFileName": str(env)})
+    assert pc.cloud.authority == "https://adfs.local.azurestack.external/adfs"
+    assert pc.cloud.vault_resource == "https://vault.local.azurestack.external"
+    assert pc.vault_url == "https://app-kv.vault.local.azurestack.external/"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("not json", "not JSON"),
+        ("[]", "must be a JSON object"),
+        ('{"keyVaultEndpoint": "https://v", "keyVaultDNSSuffix": "v"}', "activeDirectoryEndpoint is required"),
+        (
+            '{"activeDirectoryEndpoint": "http://adfs", "keyVaultEndpoint": "https://v", "keyVaultDNSSuffix": "v"}',
+            "must be an https:// URL",
+        ),
+    ],
+)
+def test_a_bad_environment_file_is_one_line_naming_the_field(tmp_path: Path, content: str, expected: str) -> None:
+    env = tmp_path / "azurestack.json"
+    env.write_text(content)
+    message = parse_error(params={"cloudName": "AzureStackCloud", "cloudEnvFileName": str(env)})
+    assert "spec.parameters.cloudEnvFileName" in message and str(env) in message and expected in message
+
+
 def test_unknown_cloud_lists_the_valid_ones() -> None:
     message = parse_error(params={"cloudName": "Azure"})
     assert "cloudName" in message
@@ -645,7 +690,9 @@ def test_other_unknown_keys_warn(caplog: pytest.LogCaptureFixture) -> None:
     lines = warnings_of(caplog)
     assert len(lines) == 4, lines
     assert any('spec: unknown key "secretObject"' in line and 'did you mean "secretObjects"' in line for line in lines)
-    assert any("cloudEnvFileName: is not supported" in line for line in lines)
+    assert any(
+        "cloudEnvFileName: is read only with cloudName AzureStackCloud, and is ignored" in line for line in lines
+    )
     assert any('secretObjects[0] (secretName "s"): unknown key "lables"' in line for line in lines)
     assert any('secretObjects[0] (secretName "s"): data[0]: unknown key "x"' in line for line in lines)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .clouds import CLOUDS, Cloud, vault_url
+from .clouds import CLOUDS, DEFAULT_CLOUD, Cloud, vault_url
 
 ObjectType = Literal["secret", "key", "cert"]
 ObjectFormat = Literal["pem", "pfx"]
@@ -82,7 +82,7 @@ class ProviderClass:
     namespace: str
     keyvault_name: str
     tenant_id: str
-    cloud_name: str = "AzurePublicCloud"
+    cloud: Cloud = field(default_factory=lambda: CLOUDS[DEFAULT_CLOUD.lower()])
     client_id: str = ""
     use_pod_identity: bool = False
     use_vm_managed_identity: bool = False
@@ -91,9 +91,8 @@ class ProviderClass:
     secret_objects: tuple[SecretObject, ...] = ()
 
     @property
-    def cloud(self) -> Cloud:
-        """The Azure cloud of ``cloud_name`` (validated by the parser, so always known)."""
-        return CLOUDS[self.cloud_name.lower()]
+    def cloud_name(self) -> str:
+        return self.cloud.name
 
     @property
     def vault_url(self) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .clouds import CLOUDS, DEFAULT_CLOUD
+from .clouds import CLOUDS, DEFAULT_CLOUD, STACK_CLOUD, Cloud, EnvironmentFileError, stack_cloud
 from .messages import Context, did_you_mean, kind_of, log, missing_hint, quote
 
 PARAMS = "spec.parameters"
@@ -37,7 +38,6 @@ DRIVER_PARAMETER_PREFIX = "csi.storage.k8s.io/"
 
 #: Names go-autorest accepts besides the canonical ones (it compares upper-cased).
 CLOUD_ALIASES = {"azurecloud": "AzurePublicCloud", "azureusgovernment": "AzureUSGovernmentCloud"}
-UNSUPPORTED_CLOUDS = {"azurestackcloud": "AzureStackCloud"}
 
 _IDENTITY_SWITCHES = ("usePodIdentity", "useVMManagedIdentity", "useAzureTokenProxy")
 
@@ -81,8 +81,8 @@ def warn_unknown_parameters(params: Mapping[str, str], ctx: Context) -> None:
             continue
         suggestion = did_you_mean(key, [k for k in KNOWN_PARAMETERS if k != "tenantId"])
         ctx.warn(PARAMS, f"unknown key {quote(key)} is ignored{suggestion}")
-    if params.get("cloudEnvFileName"):
-        ctx.warn(f"{PARAMS}.cloudEnvFileName", "is not supported by kvfs and is ignored")
+    if params.get("cloudEnvFileName") and params.get("cloudName", "").lower() != STACK_CLOUD.lower():
+        ctx.warn(f"{PARAMS}.cloudEnvFileName", "is read only with cloudName AzureStackCloud, and is ignored")
 
 
 def read_keyvault_name(params: Mapping[str, str], ctx: Context) -> str:
@@ -126,19 +126,26 @@ def read_tenant_id(params: Mapping[str, str], ctx: Context) -> str:
     return tenant
 
 
-def read_cloud_name(params: Mapping[str, str], ctx: Context) -> str:
-    """The canonical name of ``cloudName`` (case-insensitive, empty = public, go-autorest aliases)."""
+def read_cloud(params: Mapping[str, str], ctx: Context) -> Cloud:
+    """The cloud of ``cloudName`` (case-insensitive, empty = public, go-autorest aliases); for
+    AzureStackCloud, the one ``cloudEnvFileName`` describes."""
     raw = params.get("cloudName", "")
     if not raw:
-        return DEFAULT_CLOUD
+        return CLOUDS[DEFAULT_CLOUD.lower()]
     lowered = raw.lower()
-    if lowered in UNSUPPORTED_CLOUDS:
-        ctx.fail(f"{PARAMS}.cloudName", f"{quote(raw)} is not supported by kvfs")
+    if lowered == STACK_CLOUD.lower():
+        path = params.get("cloudEnvFileName", "")
+        if not path:
+            ctx.fail(f"{PARAMS}.cloudEnvFileName", "is required with cloudName AzureStackCloud (the environment file)")
+        try:
+            return stack_cloud(Path(path))
+        except EnvironmentFileError as exc:
+            ctx.fail(f"{PARAMS}.cloudEnvFileName", str(exc))
     cloud = CLOUDS.get(CLOUD_ALIASES.get(lowered, lowered).lower())
     if cloud is None:
-        valid = ", ".join(c.name for c in CLOUDS.values())
+        valid = ", ".join([*(c.name for c in CLOUDS.values()), STACK_CLOUD])
         ctx.fail(f"{PARAMS}.cloudName", f"{quote(raw)} is not one of {valid} (or empty)")
-    return cloud.name
+    return cloud
 
 
 def parse_bool(value: str) -> bool | None:

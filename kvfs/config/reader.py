@@ -10,7 +10,7 @@ from .messages import Context
 from .model import ProviderClass
 from .objects import check_file_names, read_objects
 from .parameters import (
-    read_cloud_name,
+    read_cloud,
     read_identity,
     read_keyvault_name,
     read_parameters,
@@ -50,7 +50,7 @@ def parse_provider_class(text: str, origin: str = "<config>") -> ProviderClass:
     warn_unknown_parameters(params, ctx)
     keyvault_name = read_keyvault_name(params, ctx)
     tenant_id = read_tenant_id(params, ctx)
-    cloud_name = read_cloud_name(params, ctx)
+    cloud = read_cloud(params, ctx)
     identity = read_identity(params, ctx)
     objects = read_objects(params.get("objects", ""), ctx)
     check_file_names(objects, ctx)
@@ -60,7 +60,7 @@ def parse_provider_class(text: str, origin: str = "<config>") -> ProviderClass:
         namespace=namespace,
         keyvault_name=keyvault_name,
         tenant_id=tenant_id,
-        cloud_name=cloud_name,
+        cloud=cloud,
         client_id=identity.client_id,
         use_pod_identity=identity.use_pod_identity,
         use_vm_managed_identity=identity.use_vm_managed_identity,

@@ -15,8 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
+
+if TYPE_CHECKING:
+    from ..vault.tokens import TokenStats
 
 PROBE_TIMEOUT = 2.0
 
@@ -31,6 +35,7 @@ class Health:
     objects: Callable[[], int] = lambda: 0
     last_success_age: Callable[[], float | None] = lambda: None
     secrets_unwritten: Callable[[], int | None] = lambda: None
+    tokens: TokenStats | None = None
     _probe_in_flight: bool = field(default=False, repr=False)
 
     async def liveness(self) -> tuple[bool, str]:
@@ -64,4 +69,11 @@ class Health:
         unwritten = self.secrets_unwritten()
         if unwritten is not None:
             body["secrets_unwritten"] = unwritten
+        if self.tokens is not None:
+            left = self.tokens.seconds_left()
+            body["token"] = {
+                "expires_in_seconds": None if left is None else round(left, 1),
+                "refresh_failures": self.tokens.refresh_failures,
+                "last_refresh_error": self.tokens.last_error or None,  # a refresh failing before expiry shows here
+            }
         return self.ready, body

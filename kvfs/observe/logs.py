@@ -50,3 +50,5 @@ def configure_logging(level: str, fmt: str = "text") -> None:
     root.setLevel(level.upper())
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # azure-identity warns of every failed token request; kvfs says it once, with what to fix.
+    logging.getLogger("azure.identity").setLevel(max(logging.ERROR, root.level))

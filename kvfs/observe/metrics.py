@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..sinks.fuse.operations import KvfsOperations
     from ..sinks.hooks import ChangeHooks
     from ..sinks.kubernetes.sync import SecretSync
+    from ..vault.tokens import TokenStats
 
 #: Seconds; Key Vault answers in tens of milliseconds, a throttled or failing one in seconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -38,6 +39,7 @@ class Sources:
     operations: KvfsOperations | None = None
     hooks: ChangeHooks | None = None
     secrets: SecretSync | None = None
+    tokens: TokenStats | None = None
     ready: Callable[[], bool] = lambda: False
     started: float = field(default_factory=time.time)
 
@@ -98,6 +100,22 @@ class _StateCollector(Collector):
             yield hooks
         if s.secrets is not None:
             yield from self._secrets(s.secrets)
+        if s.tokens is not None:
+            yield from self._tokens(s.tokens)
+
+    @staticmethod
+    def _tokens(tokens: TokenStats) -> Iterator[Metric]:
+        yield CounterMetricFamily("kvfs_token_refreshes", "Vault tokens fetched", value=tokens.refreshes)
+        yield CounterMetricFamily(
+            "kvfs_token_refresh_failures",
+            "Token requests that failed (a failure before expiry keeps the current token)",
+            value=tokens.refresh_failures,
+        )
+        left = tokens.seconds_left()
+        if left is not None:
+            yield GaugeMetricFamily(
+                "kvfs_token_expiry_seconds", "Seconds until the vault token in use expires", value=left
+            )
 
     def _rotation(self) -> Iterator[Metric]:
         rotator = self.sources.rotator()

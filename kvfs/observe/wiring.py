@@ -42,8 +42,11 @@ class Observability:
             self.url = await nursery.start(serve_endpoints, self.address, endpoints, stop)
 
     def watch_backend(self, backend: VaultBackend) -> None:
+        tokens = getattr(backend.credential, "stats", None)
+        self.health.tokens = tokens
         if self.metrics is not None:
             backend.observer = self.metrics.observe_vault
+            self.metrics.sources.tokens = tokens
 
     def watch_engine(
         self, rotator: Callable[[], Rotator | None], objects: Callable[[], int], files: Callable[[], int]

@@ -34,6 +34,7 @@ from ..errors import (
     ObjectDisabled,
     ObjectNotFound,
     Throttled,
+    TokenRefused,
     VaultUnavailable,
 )
 
@@ -72,6 +73,7 @@ class VaultBackend:
     ) -> None:
         """Clients are made only for the object kinds in use: each SDK package costs ~0.1 s to import."""
         self.settings = settings
+        self.credential = credential
         self.observer: Observer | None = None  # told of every operation: (kind, operation, outcome, seconds)
         self.limiter = trio.CapacityLimiter(settings.concurrency)
         self._session = _session(settings)
@@ -115,6 +117,8 @@ class VaultBackend:
         for client in self._clients:
             client.close()
         self._session.close()
+        if hasattr(self.credential, "close"):
+            self.credential.close()
 
     # -- trio side -----------------------------------------------------------------------------
 
@@ -124,8 +128,20 @@ class VaultBackend:
         Cancellation (SIGTERM during a load or a poll) does not wait for the call: the SDK cannot be
         interrupted, and its retries against a failing vault take seconds. The thread finishes on its
         own and its result is dropped.
+
+        A vault that refuses a token the credential still considers valid (its keys changed, the token
+        was revoked) would be refused the same cached token for up to an hour: the credential is told
+        to fetch a new one, and the call is made once more.
         """
-        return await trio.to_thread.run_sync(func, limiter=self.limiter, abandon_on_cancel=True)
+        try:
+            return await trio.to_thread.run_sync(func, limiter=self.limiter, abandon_on_cancel=True)
+        except TokenRefused:
+            invalidate = getattr(self.credential, "invalidate", None)
+            if invalidate is None:
+                raise
+            log.warning("the vault refused a token that was still valid: fetching a new one")
+            invalidate()
+            return await trio.to_thread.run_sync(func, limiter=self.limiter, abandon_on_cancel=True)
 
     # ``retry=False`` turns the SDK's own retries off: the rotation task backs off by itself, and the
     # SDK's sleeps (0.8 s, 1.6 s, 3.2 s...) would delay recovery past one poll interval.
@@ -314,7 +330,7 @@ def translate_error(
         return exc
     if isinstance(exc, ClientAuthenticationError):
         if _status(exc) == 401:  # the vault refused the token it was given
-            return AuthenticationFailed(
+            return TokenRefused(
                 f"the vault refused the token for {what}: {_first_line(exc.message or '')}", object_name=name
             )
         return AuthenticationFailed(
