@@ -247,6 +247,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_kubernetes_options(mount, optional_sync=True)
     _add_observe_options(mount)
 
+    sync_dir = commands.add_parser(
+        "sync-dir",
+        help="write the class's objects into a directory (kubelet atomic-writer layout) and keep them current; "
+        "no FUSE, no privileges",
+    )
+    _add_logging_options(sync_dir, defaults=False)
+    sync_dir.add_argument("config", metavar="CONFIG", help=config_help)
+    sync_dir.add_argument("directory", metavar="DIR", type=Path, help="an empty directory in memory (tmpfs)")
+    sync_dir.add_argument(
+        "--once", action="store_true", help="write the files and exit (an init container); 0 only if all were written"
+    )
+    files = sync_dir.add_argument_group("files")
+    files.add_argument("--uid", type=_non_negative_int, help="owner of the files (default: the writing user)")
+    files.add_argument("--gid", type=_non_negative_int, help="group of the files (default: the writing user's)")
+    files.add_argument(
+        "--allow-disk",
+        action="store_true",
+        help="accept a directory that is not in memory (tmpfs or ramfs): secrets then reach a disk",
+    )
+    _add_vault_options(sync_dir)
+    _add_render_options(sync_dir)
+    _add_rotation_options(sync_dir)
+    _add_kubernetes_options(sync_dir, optional_sync=True)
+    _add_observe_options(sync_dir)
+
     sync = commands.add_parser(
         "sync", help="keep the class's secretObjects as Kubernetes Secrets, without mounting anything"
     )
@@ -293,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "mount": commands.mount,
         "sync": commands.sync,
+        "sync-dir": commands.sync_dir,
         "check": commands.check,
         "fake-vault": commands.fake_vault,
         "demo": commands.demo,

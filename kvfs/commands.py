@@ -173,6 +173,45 @@ def sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def sync_dir(args: argparse.Namespace) -> int:
+    """The class's files in a directory, in the kubelet's atomic-writer layout, kept current (no FUSE).
+    Exit 0 once stopped by a signal, or with ``--once`` only when every required object was written."""
+    from .sinks.directory.sink import DirectorySink, prepare_directory
+
+    provider_class = load_provider_class(args.config)
+    rotation = _rotation_options(args)
+    on_disk = prepare_directory(args.directory, allow_disk=args.allow_disk)  # before any network
+    observe = _observability(args, None, rotation)
+    secrets = None
+    if provider_class.secret_objects and args.sync_secrets:
+        secrets = _secret_sync(args, provider_class, rotation)
+    directory = DirectorySink(args.directory, uid=args.uid, gid=args.gid, durable=on_disk)
+    directory.clean_up()
+    backend = open_backend(provider_class, _vault_options(args))
+    try:
+        written = run_trio(
+            lambda: _closing(
+                secrets,
+                lambda: run_sync(
+                    provider_class,
+                    backend,
+                    secrets,
+                    rotation,
+                    directory=directory,
+                    split=args.split_cert_files,
+                    once=args.once,
+                    observe=observe,
+                ),
+            )
+        )
+    finally:
+        backend.close()
+    if args.once and not written:
+        log.error("%s: not everything could be written (see above)", args.directory)
+        return 1
+    return 0
+
+
 def check(args: argparse.Namespace) -> int:
     """Fetch and render every object; print alias, type, version and size (never a value)."""
     provider_class = load_provider_class(args.config)
@@ -299,4 +338,4 @@ def _print_demo(snapshot: Snapshot, mountpoint: Path) -> None:
     sys.stdout.flush()
 
 
-__all__ = ["KvfsError", "check", "demo", "fake_vault", "mount", "sync"]
+__all__ = ["KvfsError", "check", "demo", "fake_vault", "mount", "sync", "sync_dir"]

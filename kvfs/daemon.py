@@ -27,7 +27,7 @@ from .engine.loader import Loaded, load_all
 from .engine.rotation import Rotator, Served
 from .errors import ConfigError, MountError
 from .observe.wiring import Observability
-from .sinks.base import Publisher
+from .sinks.base import Publisher, Sink
 from .sinks.fuse.mountpoint import mount_options, raise_max_background
 from .sinks.fuse.operations import KvfsOperations
 from .sinks.fuse.sink import FuseSink
@@ -37,6 +37,7 @@ from .vault.backend import DEFAULT_CONCURRENCY, BackendSettings, VaultBackend
 from .vault.identity import IdentityOptions, build_credential
 
 if TYPE_CHECKING:
+    from .sinks.directory.sink import DirectorySink
     from .sinks.kubernetes.sync import SecretSync
 
 log = logging.getLogger(__name__)
@@ -256,21 +257,25 @@ async def run_mount(
 async def run_sync(
     provider_class: ProviderClass,
     backend: VaultBackend,
-    secrets: SecretSync,
+    secrets: SecretSync | None,
     rotation: RotationOptions | None = None,
     *,
+    directory: DirectorySink | None = None,
+    split: bool = False,
     once: bool = False,
     once_attempts: int = 3,
     observe: Observability | None = None,
 ) -> bool:
-    """Kubernetes Secrets from the class, no mount: load, write them, then keep them current until
-    SIGTERM/SIGINT. ``once``: write them and return whether every one was written (a write that failed
-    for a transient reason, such as an outage, is tried ``once_attempts`` times, with backoff)."""
+    """No mount: the files in a directory (``directory``, the writer mode) and/or Kubernetes Secrets
+    (``secrets``), plus hooks. Load, write, then keep them current until SIGTERM/SIGINT, which leaves the
+    last whole version in place. ``once``: write and return whether everything was written (a Secret
+    write that failed for a transient reason is tried ``once_attempts`` times, with backoff)."""
     rotation = rotation or RotationOptions()
     observe = observe or Observability(None, mountpoint=None, poll_interval=rotation.interval)
-    engine = _Engine(provider_class, backend, rotation, split=False)
+    engine = _Engine(provider_class, backend, rotation, split=split)
     started = time.monotonic()
     stopped = trio.Event()
+    sinks: list[Sink] = [s for s in (directory, secrets) if s is not None]
 
     async with trio.open_nursery() as nursery:
 
@@ -284,23 +289,30 @@ async def run_sync(
         observe.watch_backend(backend)
         initial = await engine.load()
         observe.watch_engine(lambda: engine.rotator, engine.objects_served, engine.files_served)
-        observe.watch_secrets(secrets)
-        secrets.update_files(initial)
+        if secrets is not None:
+            observe.watch_secrets(secrets)
+            secrets.update_files(initial)
+        if directory is not None:
+            await directory.publish(initial)
         if once:
-            written = await _sync_once(secrets, once_attempts)
-            log.info("secrets: %s", secrets.stats.summary(secrets.writer.calls))
+            written = directory is None or directory.written
+            if secrets is not None:
+                written = await _sync_once(secrets, once_attempts) and written
+                log.info("secrets: %s", secrets.stats.summary(secrets.writer.calls))
             nursery.cancel_scope.cancel()
             return written
-        hooks = ChangeHooks(rotation.hooks, None)
-        engine.make_rotator(Publisher([secrets, hooks]))
+        hooks = ChangeHooks(rotation.hooks, directory.target if directory is not None else None)
+        engine.make_rotator(Publisher([*sinks, hooks]))
         observe.watch_hooks(hooks)
         await nursery.start(hooks.run)
-        await nursery.start(secrets.run)
-        await secrets.publish(initial)
+        if directory is not None:
+            await nursery.start(directory.run)
+        if secrets is not None:
+            await nursery.start(secrets.run)
+            await secrets.publish(initial)
         log.info(
-            "ready: %d of %d Secrets written from %d objects in %.2fs",
-            secrets.written_count,
-            len(secrets.secret_objects),
+            "ready: %s from %d objects in %.2fs",
+            _headless_summary(directory, secrets),
             len(provider_class.objects),
             time.monotonic() - started,
             extra={"duration": round(time.monotonic() - started, 3)},
@@ -309,7 +321,16 @@ async def run_sync(
         await engine.start_rotation(nursery)
         await stopped.wait()
     engine.log_summary(secrets)
-    return secrets.all_written
+    return (directory is None or directory.written) and (secrets is None or secrets.all_written)
+
+
+def _headless_summary(directory: DirectorySink | None, secrets: SecretSync | None) -> str:
+    parts = []
+    if directory is not None:
+        parts.append(f"{directory.target} {'written' if directory.written else 'NOT written'}")
+    if secrets is not None:
+        parts.append(f"{secrets.written_count} of {len(secrets.secret_objects)} Secrets written")
+    return ", ".join(parts)
 
 
 async def _sync_once(secrets: SecretSync, attempts: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_container, bench_read, bench_rotation, bench_startup, bench_sync
+from tests.bench import bench_container, bench_directory, bench_read, bench_rotation, bench_startup, bench_sync
 
 BENCHMARKS = {
     "read": bench_read.run,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "rotation": bench_rotation.run,
     "sync": bench_sync.run,
     "container": bench_container.run,
+    "directory": bench_directory.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)
