@@ -245,12 +245,14 @@ class StandIn:
     lifetime = 100.0
     fail: Exception | None = None
     delay = 0.0
+    tenants: list[str | None] = []  # the tenant each request asked for
 
     def __init__(self) -> None:
         type(self).made += 1
 
     def get_token_info(self, *scopes: str, options: dict | None = None) -> AccessTokenInfo:
         type(self).calls += 1
+        type(self).tenants.append((options or {}).get("tenant_id"))
         time.sleep(type(self).delay)  # a slow authority, so that concurrent callers overlap
         if type(self).fail is not None:
             raise type(self).fail
@@ -263,7 +265,7 @@ class StandIn:
 @pytest.fixture
 def stand_in() -> type[StandIn]:
     StandIn.made = StandIn.calls = 0
-    StandIn.lifetime, StandIn.fail, StandIn.delay = 100.0, None, 0.0
+    StandIn.lifetime, StandIn.fail, StandIn.delay, StandIn.tenants = 100.0, None, 0.0, []
     return StandIn
 
 
@@ -351,3 +353,13 @@ def test_a_vault_of_another_tenant_is_one_line_naming_both(stand_in: type[StandI
     ):
         keeper(stand_in).get_token_info(SCOPE, options={"tenant_id": other})
     assert keeper(stand_in).get_token_info(SCOPE, options={"tenant_id": TENANT.upper()}).token  # case does not matter
+    assert stand_in.tenants == [None]  # with a tenant configured, the credential keeps its own
+
+
+def test_without_a_tenant_the_token_is_asked_for_in_the_tenant_the_vault_names(stand_in: type[StandIn]) -> None:
+    """The whole-vault mount has no class, so no tenantID: the vault's challenge says which tenant to ask."""
+    context = IdentityContext("cli", "")
+    keep = TokenKeeper(stand_in, tenant_id="", explain=context.explain)  # type: ignore[arg-type]
+    vault_tenant = "11111111-2222-3333-4444-555555555555"
+    assert keep.get_token_info(SCOPE, options={"tenant_id": vault_tenant}).token == "token-1"
+    assert stand_in.tenants == [vault_tenant]

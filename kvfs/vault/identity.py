@@ -66,7 +66,7 @@ class IdentityPlan:
         if c.kind == "service-principal":
             return f"service principal from {c.secret_dir}, tenant {c.tenant_id}"
         if c.kind == "cli":
-            return f"Azure CLI login (az account get-access-token), tenant {c.tenant_id}"
+            return f"Azure CLI login (az account get-access-token), tenant {c.tenant_id or 'of the login'}"
         return "the default azure-identity chain (environment, workload identity, managed identity, Azure CLI, ...)"
 
 
@@ -189,11 +189,15 @@ def credential_factory(
             )
 
         return service_principal, files.fingerprint
+    # No tenant configured (a whole-vault mount): the tenant the vault's challenge names is the one to ask.
+    allowed_tenants = [c.tenant_id] if c.tenant_id else ["*"]
     if c.kind == "cli":
-        return lambda: AzureCliCredential(tenant_id=c.tenant_id, process_timeout=15), lambda: None
+        return lambda: AzureCliCredential(
+            tenant_id=c.tenant_id, process_timeout=15, additionally_allowed_tenants=allowed_tenants
+        ), lambda: None
     return lambda: DefaultAzureCredential(
         authority=plan.authority,
         exclude_interactive_browser_credential=True,
-        additionally_allowed_tenants=[c.tenant_id],
+        additionally_allowed_tenants=allowed_tenants,
         **transport,
     ), lambda: None

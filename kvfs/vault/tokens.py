@@ -115,9 +115,12 @@ class TokenKeeper(TokenCredential):
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         options = dict(options or {})  # type: ignore[assignment]
-        self._check_tenant(options.pop("tenant_id", None))  # type: ignore[misc]
+        challenge_tenant = options.pop("tenant_id", None)  # type: ignore[misc]
+        self._check_tenant(challenge_tenant)
+        if challenge_tenant and not self._tenant_id:  # no tenant configured (--vault): the vault's own
+            options["tenant_id"] = challenge_tenant
         claims = options.get("claims")
-        key = (scopes, bool(options.get("enable_cae")))
+        key = (scopes, bool(options.get("enable_cae")), options.get("tenant_id"))
         slot = self._slot(key)
         with slot.lock:
             now = time.time()
