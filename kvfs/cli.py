@@ -149,6 +149,71 @@ def _add_mount_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_whole_vault_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("a whole vault, without a class")
+    group.add_argument(
+        "--vault",
+        metavar="NAME-or-URL",
+        help="serve every secret, key and certificate of this vault as secrets/<name>, keys/<name>.pem (public "
+        "key) and certificates/<name>.pem (leaf), fetched on first open; give MOUNTPOINT only",
+    )
+    group.add_argument(
+        "--include",
+        metavar="PATTERN",
+        action="append",
+        help="with --vault: serve only objects whose name matches (shell-style, any case; repeatable)",
+    )
+    group.add_argument(
+        "--exclude",
+        metavar="PATTERN",
+        action="append",
+        help="with --vault: leave out objects whose name matches (repeatable; wins over --include)",
+    )
+
+
+def _add_cache_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("content fetched on first open (objectNamePattern, --vault)")
+    group.add_argument(
+        "--cache-ttl",
+        type=_duration,
+        default=300.0,
+        metavar="DURATION",
+        help="how long a fetched object is served before the next open asks the vault again (default 5m)",
+    )
+    group.add_argument(
+        "--cache-size",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="at most N objects held at once; the least recently used goes first (default %(default)s)",
+    )
+    group.add_argument(
+        "--cache-bytes",
+        type=_byte_size,
+        default=64 * 1024 * 1024,
+        metavar="SIZE",
+        help="at most SIZE bytes held at once, e.g. 16Mi (default 64Mi)",
+    )
+    group.add_argument(
+        "--cache-stale",
+        type=_duration,
+        default=3600.0,
+        metavar="DURATION",
+        help="how long an expired copy is kept to be served if the vault fails (default 1h; 0 turns it off)",
+    )
+
+
+_BYTE_UNITS = {"": 1, "k": 1000, "ki": 1024, "m": 1000**2, "mi": 1024**2, "g": 1000**3, "gi": 1024**3}
+
+
+def _byte_size(text: str) -> int:
+    number = text.rstrip("kKmMgGiIbB")
+    unit = text[len(number) :].lower().removesuffix("b")
+    if unit not in _BYTE_UNITS or not number.isdigit() or int(number) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 1048576, 512Ki, 64Mi or 1Gi")
+    return int(number) * _BYTE_UNITS[unit]
+
+
 def _add_kubernetes_options(parser: argparse.ArgumentParser, *, optional_sync: bool) -> None:
     group = parser.add_argument_group("Kubernetes Secrets (from the class's secretObjects)")
     if optional_sync:
@@ -236,13 +301,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     config_help = "SecretProviderClass YAML: a file, '-' for standard input, or env:NAME for a variable holding it"
 
-    mount = commands.add_parser("mount", help="mount the class's objects as files and keep serving them")
+    mount = commands.add_parser(
+        "mount",
+        help="mount the class's objects (or, with --vault, a whole vault) as files and keep serving them",
+        usage="kvfs mount [options] CONFIG MOUNTPOINT\n       kvfs mount --vault NAME-or-URL [options] MOUNTPOINT",
+    )
     _add_logging_options(mount, defaults=False)
-    mount.add_argument("config", metavar="CONFIG", help=config_help)
-    mount.add_argument("mountpoint", metavar="MOUNTPOINT", type=Path, help="an existing empty directory")
+    mount.add_argument("config", metavar="CONFIG", help=config_help + " (not with --vault)")
+    mount.add_argument(
+        "mountpoint", metavar="MOUNTPOINT", type=Path, nargs="?", help="an empty directory (made if missing)"
+    )
     _add_vault_options(mount)
+    _add_whole_vault_options(mount)
     _add_render_options(mount)
     _add_mount_options(mount)
+    _add_cache_options(mount)
     _add_rotation_options(mount)
     _add_kubernetes_options(mount, optional_sync=True)
     _add_observe_options(mount)

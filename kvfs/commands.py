@@ -11,14 +11,17 @@ import sys
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
-from .config import ProviderClass, load_provider_class
+from .config import ObjectSpec, ProviderClass, load_provider_class
+from .config.whole_vault import whole_vault
 from .daemon import MountOptions, RotationOptions, VaultOptions, open_backend, run_mount, run_sync
-from .engine.loader import load_all
+from .engine.lazy import CacheLimits
+from .engine.loader import Loaded, load_all
 from .errors import ConfigError, KvfsError
 from .observe.server import parse_listen_address
 from .observe.wiring import Observability
@@ -67,13 +70,21 @@ def _vault_options(args: argparse.Namespace) -> VaultOptions:
 
 
 def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
-    return MountOptions(
+    options = MountOptions(
         mountpoint=mountpoint,
         uid=args.uid,
         gid=args.gid,
         allow_other=decide_allow_other(args.allow_other),
         split_cert_files=getattr(args, "split_cert_files", False),
     )
+    if hasattr(args, "cache_ttl"):
+        if args.cache_ttl <= 0:
+            raise ConfigError("--cache-ttl must be greater than 0")
+        limits = CacheLimits(
+            ttl=args.cache_ttl, max_entries=args.cache_size, max_bytes=args.cache_bytes, stale_for=args.cache_stale
+        )
+        options = replace(options, cache=limits)
+    return options
 
 
 def _rotation_options(args: argparse.Namespace) -> RotationOptions:
@@ -120,18 +131,37 @@ async def _closing(secrets: SecretSync | None, work: Callable[[], Awaitable[T]])
                 await secrets.writer.close()
 
 
+def _mount_target(args: argparse.Namespace) -> tuple[ProviderClass, Path, str | None]:
+    """The class and mountpoint: ``CONFIG MOUNTPOINT``, or ``--vault V MOUNTPOINT`` (a whole vault, and the
+    URL to use for a vault outside the known clouds)."""
+    if args.vault is None:
+        if args.mountpoint is None:
+            raise ConfigError("mount: give CONFIG and MOUNTPOINT (or --vault NAME-or-URL and MOUNTPOINT)")
+        for option in ("include", "exclude"):
+            if getattr(args, option):
+                raise ConfigError(f"--{option} is for --vault; in a class, use objectNamePattern")
+        return load_provider_class(args.config), args.mountpoint, None
+    if args.mountpoint is not None:
+        raise ConfigError(f"mount --vault takes only MOUNTPOINT, not also {args.config!r}: the vault is the config")
+    vault = whole_vault(args.vault, args.include, args.exclude, tenant_id=os.environ.get("AZURE_TENANT_ID", ""))
+    return vault.provider_class, Path(args.config), vault.url
+
+
 def mount(args: argparse.Namespace) -> int:
-    provider_class = load_provider_class(args.config)
+    provider_class, mountpoint, vault_url = _mount_target(args)
     rotation = _rotation_options(args)
-    prepare_mountpoint(args.mountpoint)  # fail on a bad mountpoint before touching the network
-    options = _mount_options(args, args.mountpoint)
-    observe = _observability(args, args.mountpoint, rotation)
+    prepare_mountpoint(mountpoint)  # fail on a bad mountpoint before touching the network
+    options = _mount_options(args, mountpoint)
+    observe = _observability(args, mountpoint, rotation)
     secrets = None
     if provider_class.secret_objects and args.sync_secrets:
         secrets = _secret_sync(args, provider_class, rotation)
     elif provider_class.secret_objects:
         log.info("--no-sync-secrets: the class's %d secretObjects are not synced", len(provider_class.secret_objects))
-    backend = open_backend(provider_class, _vault_options(args))
+    vault_options = _vault_options(args)
+    if vault_url and not vault_options.vault_url:
+        vault_options = replace(vault_options, vault_url=vault_url)
+    backend = open_backend(provider_class, vault_options)
     try:
         run_trio(
             lambda: _closing(
@@ -222,16 +252,27 @@ def check(args: argparse.Namespace) -> int:
         backend.close()
     rows = [("ALIAS", "TYPE", "VERSION", "BYTES", "STATUS")]
     for spec in provider_class.objects:
-        if spec.index in loaded.failures:
-            rows.append((spec.alias, spec.type, "-", "-", f"error: {loaded.failures[spec.index]}"))
-        elif spec.index in loaded.files:
-            material = loaded.materials[spec.index][0]
-            size = sum(len(f.data) for f in loaded.files[spec.index])
-            rows.append((spec.alias, spec.type, material.info.version, str(size), "ok"))
+        if spec.key in loaded.failures:
+            rows.append((spec.alias or spec.name_pattern, spec.type, "-", "-", f"error: {loaded.failures[spec.key]}"))
+        elif spec.is_pattern:
+            found = [match for key, match in sorted(loaded.specs.items()) if key[0] == spec.index and key[1]]
+            rows.extend(_row(match, loaded) for match in found)
+            if not found:
+                rows.append((spec.name_pattern, spec.type, "-", "-", "pattern matches nothing"))
         else:
-            rows.append((spec.alias, spec.type, "-", "-", "optional, not found"))
+            rows.append(_row(spec, loaded))
     _print_table(rows)
     return 1 if loaded.failures else 0
+
+
+def _row(spec: ObjectSpec, loaded: Loaded) -> tuple[str, ...]:
+    if spec.key in loaded.failures:
+        return (spec.alias, spec.type, "-", "-", f"error: {loaded.failures[spec.key]}")
+    if spec.key in loaded.files:
+        material = loaded.materials[spec.key][0]
+        size = sum(len(f.data) for f in loaded.files[spec.key])
+        return (spec.alias, spec.type, material.info.version, str(size), "ok")
+    return (spec.alias, spec.type, "-", "-", "optional, not found")
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:

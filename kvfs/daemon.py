@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +22,10 @@ import trio
 
 from .backoff import Backoff
 from .config import ProviderClass
-from .content.files import ChangeSet
-from .engine.loader import Loaded, load_all
-from .engine.rotation import Rotator, Served
+from .content.files import ChangeSet, LazyRef
+from .engine.lazy import CacheLimits, Files, LazyContent
+from .engine.loader import Loaded, fetch_object, files_for, load_all
+from .engine.rotation import Rotator, served_from
 from .errors import ConfigError, MountError
 from .observe.wiring import Observability
 from .sinks.base import Publisher, Sink
@@ -61,6 +62,7 @@ class MountOptions:
     gid: int
     allow_other: bool = True
     split_cert_files: bool = False  # <alias>.crt and <alias>.key beside every certificate's file
+    cache: CacheLimits = field(default_factory=CacheLimits)  # content of pattern matches, fetched on open
 
 
 def open_backend(
@@ -111,18 +113,27 @@ class _Engine:
     """What every command shares: the initial load, the rotation engine, signals, and the sinks."""
 
     def __init__(
-        self, provider_class: ProviderClass, backend: VaultBackend, rotation: RotationOptions, *, split: bool
+        self,
+        provider_class: ProviderClass,
+        backend: VaultBackend,
+        rotation: RotationOptions,
+        *,
+        split: bool,
+        lazy_patterns: bool = False,
     ) -> None:
         self.provider_class = provider_class
         self.backend = backend
         self.rotation = rotation
         self.split = split
+        self.lazy_patterns = lazy_patterns
         self.rotator: Rotator | None = None
         self.loaded = Loaded()
 
     async def load(self) -> ChangeSet:
         """Every object, or the first failure (in configuration order) raised."""
-        self.loaded = await load_all(self.backend, self.provider_class.objects, split=self.split)
+        self.loaded = await load_all(
+            self.backend, self.provider_class.objects, split=self.split, lazy_patterns=self.lazy_patterns
+        )
         raise_first_failure(self.loaded)
         return ChangeSet(1, tuple(self.loaded.all_files()))
 
@@ -130,12 +141,14 @@ class _Engine:
         """Made before serving starts, so that a SIGHUP from then on is not lost."""
         if self.rotation.interval is None:
             return None
-        served = {
-            spec.index: Served(spec, self.loaded.materials.get(spec.index, []), self.loaded.files.get(spec.index, []))
-            for spec in self.provider_class.objects
-        }
         self.rotator = Rotator(
-            self.backend, served, publisher.publish, interval=self.rotation.interval, split=self.split
+            self.backend,
+            served_from(self.loaded),
+            publisher.publish,
+            interval=self.rotation.interval,
+            split=self.split,
+            patterns=[spec for spec in self.provider_class.objects if spec.is_pattern],
+            lazy_patterns=self.lazy_patterns,
         )
         return self.rotator
 
@@ -160,9 +173,10 @@ class _Engine:
                     log.info("SIGHUP received while loading: the content is being fetched now")
 
     def objects_served(self) -> int:
-        """Configured objects that have content (an optional one missing from the vault has none)."""
+        """Objects that have content, a pattern's matches included (an optional one missing from the
+        vault has none; a lazily served match counts: its content is a first open away)."""
         if self.rotator is not None:
-            return sum(1 for served in self.rotator.served.values() if served.materials)
+            return sum(1 for served in self.rotator.served.values() if served.materials or served.lazy)
         return len(self.loaded.files)
 
     def files_served(self) -> int:
@@ -195,7 +209,8 @@ async def run_mount(
     """
     rotation = rotation or RotationOptions()
     observe = observe or Observability(None, mountpoint=mount.mountpoint, poll_interval=rotation.interval)
-    engine = _Engine(provider_class, backend, rotation, split=mount.split_cert_files)
+    lazy = _lazy_patterns(provider_class, syncing_secrets=secrets is not None)
+    engine = _Engine(provider_class, backend, rotation, split=mount.split_cert_files, lazy_patterns=lazy)
     started = time.monotonic()
     mounted = False
 
@@ -213,7 +228,8 @@ async def run_mount(
         observe.watch_backend(backend)
         initial = await engine.load()
         store = Store()
-        operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid)
+        content = LazyContent(_fetcher(backend), mount.cache) if lazy else None
+        operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid, lazy=content)
         files = FuseSink(store, operations)
         await files.publish(initial)
         hooks = ChangeHooks(rotation.hooks, mount.mountpoint)
@@ -223,6 +239,9 @@ async def run_mount(
         observe.watch_hooks(hooks)
         if secrets is not None:
             observe.watch_secrets(secrets)
+        if content is not None:
+            observe.watch_lazy(content)
+            nursery.start_soon(content.run)
         try:
             pyfuse3.init(operations, str(mount.mountpoint), mount_options(allow_other=mount.allow_other))
         except RuntimeError as exc:
@@ -231,11 +250,12 @@ async def run_mount(
         try:
             raise_max_background(mount.mountpoint)
             log.info(
-                "ready: %d files from %d objects at %s in %.2fs",
+                "ready: %d files from %d objects at %s in %.2fs%s",
                 len(initial.files),
-                len(provider_class.objects),
+                engine.objects_served(),
                 mount.mountpoint,
                 time.monotonic() - started,
+                f" ({sum(1 for f in initial.files if f.lazy)} fetched on first open)" if lazy else "",
                 extra={"duration": round(time.monotonic() - started, 3)},
             )
             observe.set_ready()
@@ -252,6 +272,33 @@ async def run_mount(
         finally:
             pyfuse3.close(unmount=True)
             nursery.cancel_scope.cancel()
+
+
+def _lazy_patterns(provider_class: ProviderClass, *, syncing_secrets: bool) -> bool:
+    """A mount serves pattern matches lazily, unless a synced Secret is made from one (it needs content)."""
+    patterns = [spec for spec in provider_class.objects if spec.is_pattern]
+    if not patterns:
+        return False
+    if syncing_secrets and any(
+        pattern.matches(data.object_name)
+        for pattern in patterns
+        for secret in provider_class.secret_objects
+        for data in secret.data
+    ):
+        log.info("a secretObjects entry is filled from a pattern's match: every match is fetched at start")
+        return False
+    return True
+
+
+def _fetcher(backend: VaultBackend) -> Callable[[LazyRef], Awaitable[Files]]:
+    """How a lazily served object is fetched on open: as loading fetches it, rendered to all its files.
+    Without the SDK's retries: a reader waits for one attempt, then gets the expired copy or EIO."""
+
+    async def fetch(ref: LazyRef) -> Files:
+        materials = await fetch_object(backend, ref.spec, retry=False)
+        return {f.path: f.data for f in files_for(ref.spec, materials)}
+
+    return fetch
 
 
 async def run_sync(

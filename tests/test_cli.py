@@ -121,6 +121,22 @@ def test_check_exits_1_and_names_unreadable_objects(vault: FakeVault, tmp_path: 
     assert "secret 'absent' was not found" in result.stdout
 
 
+def test_check_lists_each_match_of_a_pattern(vault: FakeVault) -> None:
+    for name in ("db-a", "db-b", "web"):
+        vault.set_secret(name, f"value of {name}")
+    text = provider_class_yaml(
+        [{"objectNamePattern": "db-*", "objectType": "secret"}, {"objectNamePattern": "none-*", "objectType": "key"}],
+        tenant_id=vault.tenant_id,
+        client_id=vault.client_id,
+    )
+    result = kvfs("check", "-", env=_check_env(vault), stdin=text)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert sorted(rows) == ["db-a", "db-b", "none-*"]
+    assert rows["db-a"].endswith("ok") and str(len("value of db-a")) in rows["db-a"]
+    assert rows["none-*"].endswith("pattern matches nothing")
+
+
 def test_check_reads_the_class_from_an_environment_variable(vault: FakeVault) -> None:
     vault.set_secret("present", "v")
     env = _check_env(vault)

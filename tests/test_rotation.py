@@ -11,7 +11,7 @@ from kvfs.backoff import Backoff
 from kvfs.config import ObjectSpec
 from kvfs.content.files import ChangeSet
 from kvfs.engine.loader import load_all
-from kvfs.engine.rotation import Rotator, Served
+from kvfs.engine.rotation import Rotator, served_from
 from kvfs.fakevault import FakeVault
 from kvfs.vault.backend import BackendSettings, VaultBackend
 
@@ -34,10 +34,9 @@ async def make_rotator(vault: FakeVault, credential: WorkloadIdentityCredential,
         credential,
     )
     loaded = await load_all(backend, specs)
-    served = {
-        s.index: Served(s, loaded.materials.get(s.index, []), loaded.files.get(s.index, []), fetched_at=0.0)
-        for s in specs
-    }
+    served = served_from(loaded)
+    for entry in served.values():
+        entry.fetched_at = 0.0  # long ago: no same-second checks
     recorder = Recorder()
     return Rotator(backend, served, recorder, interval=60), recorder
 
@@ -97,7 +96,7 @@ async def test_failures_keep_content_and_are_counted(vault: FakeVault, credentia
     poll = await rotator.poll_once()
     assert poll.failures
     assert recorder.swaps == []
-    assert rotator.served[0].files[0].data == b"kept"
+    assert rotator.served[(0, "")].files[0].data == b"kept"
     assert rotator.stats.failed_polls == 1
     assert rotator.stats.failures["VaultUnavailable"] == 1
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import fnmatch
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .clouds import CLOUDS, DEFAULT_CLOUD, Cloud, vault_url
@@ -28,10 +29,44 @@ class ObjectSpec:
     # and 1 alike as a single file, so the parser normalises 1 to 0.
     version_history: int = 0
     optional: bool = False  # kvfs extension: missing at start does not fail the mount
-    split: bool = False  # kvfs extension (used later): <alias>.crt and <alias>.key beside the file
+    split: bool = False  # kvfs extension: <alias>.crt and <alias>.key beside the file
+    # kvfs extension: objectNamePattern (shell-style, matched without case). A pattern entry has no name
+    # of its own; each matching object is served as ``expand(name)``, a spec with that name.
+    name_pattern: str = ""
+    # The whole-vault mount (``kvfs mount --vault``): more patterns to match (--include), patterns that
+    # exclude (--exclude), and each match's folder and extension (secrets/<name>, keys/<name>.pem).
+    also_matching: tuple[str, ...] = ()
+    excluding: tuple[str, ...] = ()
+    alias_prefix: str = ""
+    alias_suffix: str = ""
+
+    @property
+    def is_pattern(self) -> bool:
+        """An entry that stands for every matching object, not an object itself."""
+        return bool(self.name_pattern) and not self.name
+
+    @property
+    def key(self) -> tuple[int, str]:
+        """Identifies the object among all served ones (a pattern's matches share its index); sorts in class order."""
+        return (self.index, self.name if self.name_pattern else "")
+
+    def matches(self, object_name: str) -> bool:
+        name = object_name.lower()
+        return any(fnmatch.fnmatchcase(name, p.lower()) for p in (self.name_pattern, *self.also_matching)) and not any(
+            fnmatch.fnmatchcase(name, p.lower()) for p in self.excluding
+        )
+
+    def expand(self, object_name: str) -> ObjectSpec:
+        """The spec of one object a pattern matches, served under its own name."""
+        return replace(self, name=object_name, alias=f"{self.alias_prefix}{object_name}{self.alias_suffix}")
 
     def describe(self) -> str:
         """How error messages name this object: ``objects[2] (objectName "db-password")``."""
+        if self.alias_prefix:  # the whole vault: no class, so no objects[i] to point at
+            return f'{self.type} "{self.name}"' if self.name else f"the vault's {self.type}s"
+        if self.name_pattern:
+            matched = f': "{self.name}"' if self.name else ""
+            return f'objects[{self.index}] (objectNamePattern "{self.name_pattern}"{matched})'
         return f'objects[{self.index}] (objectName "{self.name}")'
 
     def file_names(self) -> tuple[str, ...]:
@@ -39,7 +74,10 @@ class ObjectSpec:
 
         A history object is one folder named by the alias; otherwise the alias, and with ``split``
         also ``<alias>.crt`` and ``<alias>.key``. Collisions between objects are checked on these.
+        A pattern occupies no path until it matches.
         """
+        if self.is_pattern:
+            return ()
         if self.version_history:
             return (self.alias,)
         if self.split:

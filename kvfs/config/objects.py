@@ -28,6 +28,7 @@ OBJECT_FIELDS = (
     "filePermission",
     "optional",
     "split",
+    "objectNamePattern",
 )
 OBJECT_TYPES: tuple[ObjectType, ...] = ("secret", "key", "cert")
 OBJECT_FORMATS: tuple[ObjectFormat, ...] = ("pem", "pfx")
@@ -38,6 +39,7 @@ MAX_PATH_BYTES = 4095
 
 _OBJECT_NAME = re.compile(r"[-A-Za-z0-9]{1,127}")
 _OCTAL = re.compile(r"[0-7]+")
+_PATTERN = re.compile(r"[-A-Za-z0-9*?\[\]!]{1,127}")
 _DECIMAL = re.compile(r"[+-]?[0-9]+")
 
 
@@ -92,6 +94,8 @@ def _object_fields(index: int, item: Any, ctx: Context) -> dict[str, str]:
 
 def _read_object(index: int, item: Any, ctx: Context) -> ObjectSpec:
     fields = _object_fields(index, item, ctx)
+    if fields.get("objectNamePattern"):
+        return _read_pattern_object(index, fields, ctx)
     name = fields.get("objectName", "")
     if not name:
         ctx.fail(f"objects[{index}]", f"objectName is required{missing_hint(fields, 'objectName')}")
@@ -122,6 +126,37 @@ def _read_object(index: int, item: Any, ctx: Context) -> ObjectSpec:
         version_history=_read_version_history(fields, where, ctx),
         optional=_read_object_bool(fields, "optional", where, ctx),
         split=split,
+    )
+
+
+def _read_pattern_object(index: int, fields: Mapping[str, str], ctx: Context) -> ObjectSpec:
+    """``objectNamePattern`` (kvfs only): every object of the type whose name matches, each served under its
+    own name. The provider ignores the field, so nothing else is read differently."""
+    pattern = fields["objectNamePattern"]
+    where = f"objects[{index}] (objectNamePattern {quote(pattern)})"
+    warn_unknown_keys(fields, OBJECT_FIELDS, where, ctx)
+    if not _PATTERN.fullmatch(pattern):
+        ctx.fail(where, "objectNamePattern may hold only letters, digits, hyphens and the wildcards * ? [ ] !")
+    for exclusive in ("objectName", "objectAlias", "objectVersion", "objectVersionHistory"):
+        if fields.get(exclusive):
+            ctx.fail(
+                where, f"{exclusive} cannot be used with objectNamePattern (each match is served under its own name)"
+            )
+    object_type = _read_object_type(fields, where, ctx)
+    split = _read_object_bool(fields, "split", where, ctx)
+    if split and object_type != "secret":
+        ctx.fail(where, f"split is only for objectType secret (a certificate's secret), not {object_type}")
+    return ObjectSpec(
+        index=index,
+        name="",
+        type=object_type,
+        alias="",
+        format=_read_object_format(fields, object_type, where, ctx),
+        encoding=_read_object_encoding(fields, object_type, where, ctx),
+        permission=_read_permission(fields, where, ctx),
+        optional=_read_object_bool(fields, "optional", where, ctx),
+        split=split,
+        name_pattern=pattern,
     )
 
 

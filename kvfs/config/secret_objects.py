@@ -36,10 +36,11 @@ def read_secret_objects(raw: Any, objects: tuple[ObjectSpec, ...], ctx: Context)
     if not isinstance(raw, list):
         ctx.fail("spec.secretObjects", f"must be a list, not {kind_of(raw)}")
     paths = {path for spec in objects for path in spec.paths()}
+    patterns = [spec for spec in objects if spec.is_pattern]
     seen: dict[str, int] = {}
     result = []
     for index, item in enumerate(raw):
-        secret = _read_secret_object(index, item, paths, ctx)
+        secret = _read_secret_object(index, item, paths, patterns, ctx)
         if secret.secret_name in seen:
             first = seen[secret.secret_name]
             ctx.fail(
@@ -51,7 +52,9 @@ def read_secret_objects(raw: Any, objects: tuple[ObjectSpec, ...], ctx: Context)
     return tuple(result)
 
 
-def _read_secret_object(index: int, item: Any, paths: set[str], ctx: Context) -> SecretObject:
+def _read_secret_object(
+    index: int, item: Any, paths: set[str], patterns: list[ObjectSpec], ctx: Context
+) -> SecretObject:
     where = f"secretObjects[{index}]"
     if not isinstance(item, Mapping):
         ctx.fail(where, f"must be a mapping, not {kind_of(item)}")
@@ -67,7 +70,7 @@ def _read_secret_object(index: int, item: Any, paths: set[str], ctx: Context) ->
     if not isinstance(secret_type, str) or not secret_type.strip():
         ctx.fail(where, "type is required (e.g. Opaque, kubernetes.io/tls)")
     secret_type = secret_type.strip()
-    data = _read_secret_data(item.get("data"), paths, where, ctx)
+    data = _read_secret_data(item.get("data"), paths, patterns, where, ctx)
     _check_required_secret_keys(secret_type, data, where, ctx)
     return SecretObject(
         secret_name=name,
@@ -78,7 +81,9 @@ def _read_secret_object(index: int, item: Any, paths: set[str], ctx: Context) ->
     )
 
 
-def _read_secret_data(raw: Any, paths: set[str], where: str, ctx: Context) -> tuple[SecretObjectData, ...]:
+def _read_secret_data(
+    raw: Any, paths: set[str], patterns: list[ObjectSpec], where: str, ctx: Context
+) -> tuple[SecretObjectData, ...]:
     """``data``: each entry names a mounted file and the Secret key it fills (trimmed, as the driver does)."""
     if raw is None or raw == []:
         ctx.fail(where, "data is required: a list of {objectName, key}")
@@ -92,7 +97,7 @@ def _read_secret_data(raw: Any, paths: set[str], where: str, ctx: Context) -> tu
             ctx.fail(here, f"must be a mapping with objectName and key, not {kind_of(entry)}")
         warn_unknown_keys(entry, SECRET_DATA_KEYS, here, ctx)
         object_name = _read_data_string(entry, "objectName", here, ctx)
-        if object_name not in paths:
+        if object_name not in paths and not any(p.matches(object_name) for p in patterns):
             ctx.fail(here, f"objectName {quote(object_name)} is not the file name (objectAlias) of any object")
         key = _read_data_string(entry, "key", here, ctx)
         problem = _secret_key_problem(key)

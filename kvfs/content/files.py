@@ -4,16 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config import ObjectSpec
+
+
+@dataclass(frozen=True)
+class LazyRef:
+    """Content fetched on first open (a pattern's matches, the whole-vault mount): the object, the version
+    the listing showed (its ``updated`` time: a new one is new content), and which of its files this is."""
+
+    spec: ObjectSpec
+    updated_ns: int
+    path: str
+
+    @property
+    def key(self) -> tuple[tuple[int, str], int]:
+        return (self.spec.key, self.updated_ns)
+
 
 @dataclass(frozen=True)
 class FileContent:
-    """One file as the renderer produced it. ``path`` is relative, '/'-separated."""
+    """One file as the renderer produced it (``path`` relative, '/'-separated), or, with ``lazy``, a file
+    listed but not fetched yet (``data`` empty until an open fetches it)."""
 
     path: str
     data: bytes = field(repr=False)
     permission: int
     mtime_ns: int
     version: str = ""
+    lazy: LazyRef | None = None
 
 
 @dataclass(frozen=True)

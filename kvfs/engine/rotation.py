@@ -2,7 +2,10 @@
 
 Each poll lists every kind in use (one call per 25 objects) and compares each object's latest
 ``updated`` time with the version being served; only objects that changed are fetched. Pinned
-versions are never fetched again. All changes found in one poll are applied in one swap. When
+versions are never fetched again. A pattern (``objectNamePattern``) is followed in the same listing:
+new matches appear and deleted or disabled ones disappear. A match served lazily is never fetched
+here: a new ``updated`` time only gives it a new placeholder, fetched on its next open. All changes
+found in one poll are applied in one swap. When
 the vault fails, content already served stays as it is and polls back off (exponentially, with
 jitter, honouring Retry-After, never longer than one interval) until it answers again.
 """
@@ -13,7 +16,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -22,11 +25,12 @@ import trio
 
 from ..backoff import Backoff
 from ..config import ObjectSpec
+from ..config.paths import PathClaims
 from ..content.files import ChangeSet, FileContent
 from ..content.material import Material, VersionInfo
 from ..errors import AccessDenied, BackendError, KvfsError, ObjectDisabled, ObjectNotFound, Throttled
 from ..vault.backend import VaultBackend
-from .loader import files_for, select_history
+from .loader import Key, Loaded, files_for, lazy_files_for, matches, select_history
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,13 +42,19 @@ SAME_SECOND_MARGIN = 2.0
 
 @dataclass
 class Served:
-    """One configured object and the versions its files are made from."""
+    """One served object and the versions its files are made from. A lazily served match has no
+    materials: ``listed`` is the listing entry its placeholder files were made from."""
 
     spec: ObjectSpec
     materials: list[Material]  # newest first; empty while an optional object is missing
     files: list[FileContent]
     fetched_at: float = field(default_factory=time.time)
     warned: str = ""  # the last warning given about this object, so that it is given once
+    listed: VersionInfo | None = None
+
+    @property
+    def lazy(self) -> bool:
+        return self.listed is not None
 
     @property
     def current(self) -> VersionInfo | None:
@@ -58,6 +68,14 @@ class Served:
         if self.warned != message:
             self.warned = message
             log.warning("%s: %s", self.spec.describe(), message, extra={"object": self.spec.name})
+
+
+def served_from(loaded: Loaded) -> dict[Key, Served]:
+    """What the initial load serves, as rotation keeps it: every object, each pattern match included."""
+    return {
+        key: Served(spec, loaded.materials.get(key, []), loaded.files.get(key, []), listed=loaded.listed.get(key))
+        for key, spec in loaded.specs.items()
+    }
 
 
 @dataclass
@@ -88,9 +106,10 @@ class RotationStats:
 class _Poll:
     """What one poll found."""
 
-    refetch: dict[int, str] = field(default_factory=dict)  # index → why
+    refetch: dict[Key, str] = field(default_factory=dict)  # ObjectSpec.key → why
     failures: list[BackendError] = field(default_factory=list)
     changed: list[Served] = field(default_factory=list)
+    removed: list[ObjectSpec] = field(default_factory=list)  # matches gone from the vault
 
     def fail(self, error: BackendError) -> None:
         self.failures.append(error)
@@ -106,15 +125,19 @@ class Rotator:
     def __init__(
         self,
         backend: VaultBackend,
-        served: dict[int, Served],
+        served: dict[Key, Served],
         publish: Publish,
         *,
         interval: float,
         split: bool = False,
         jitter: float = 0.1,
+        patterns: Sequence[ObjectSpec] = (),
+        lazy_patterns: bool = False,
     ) -> None:
         self.backend = backend
         self.served = served
+        self.patterns = list(patterns)
+        self.lazy_patterns = lazy_patterns
         self.publish = publish
         self.generation = 1
         self.interval = interval
@@ -124,6 +147,7 @@ class Rotator:
         self._backoff = Backoff(interval)
         self._refresh = trio.Event()
         self._no_listing: set[str] = set()  # kinds polled with one GET per object instead
+        self._skipped: set[Key] = set()  # matches not served because another object has their path
 
     def request_refresh(self) -> None:
         """Poll now (SIGHUP)."""
@@ -157,7 +181,7 @@ class Rotator:
 
     def current_files(self) -> tuple[FileContent, ...]:
         """Every file of every object, in configuration order."""
-        return tuple(f for index in sorted(self.served) for f in self.served[index].files)
+        return tuple(f for key in sorted(self.served) for f in self.served[key].files)
 
     def _interval_with_jitter(self) -> float:
         return self.interval * random.uniform(1 - self.jitter, 1 + self.jitter)
@@ -168,27 +192,41 @@ class Rotator:
         """Detect, fetch and apply the changes of one poll; never raises for vault failures."""
         self.stats.polls += 1
         poll = _Poll()
+        kinds = {s.spec.type for s in self.served.values() if not s.spec.version and not s.spec.version_history}
+        listed = await self._list_kinds(kinds | {p.type for p in self.patterns}, poll)
+        self._follow_patterns(listed, poll)
         candidates = [s for s in self.served.values() if not s.spec.version]  # pinned: never fetched again
-        listed = await self._list_kinds({s.spec.type for s in candidates if not s.spec.version_history}, poll)
 
         async with trio.open_nursery() as nursery:
             for served in candidates:
                 if served.spec.version_history:
                     nursery.start_soon(self._refresh_history, served, poll)
+                elif served.lazy:
+                    if served.spec.type in listed:
+                        self._compare_lazy(served, listed[served.spec.type], poll)
                 elif served.spec.type in listed:
                     self._compare_with_listing(served, listed[served.spec.type], poll)
                 elif served.spec.type in self._no_listing:
-                    poll.refetch[served.spec.index] = "polled by GET"
-            for index in list(poll.refetch):
-                nursery.start_soon(self._refetch, self.served[index], poll)
+                    poll.refetch[served.spec.key] = "polled by GET"
+            for key in list(poll.refetch):
+                nursery.start_soon(self._refetch, self.served[key], poll)
 
-        if poll.changed:
-            aliases = [s.spec.alias for s in poll.changed]
+        if poll.changed or poll.removed:
+            aliases = [s.spec.alias for s in poll.changed] + [spec.alias for spec in poll.removed]
             self.generation += 1
             await self.publish(ChangeSet(self.generation, self.current_files(), tuple(aliases)))
             self.stats.changes_applied += len(poll.changed)
             self.stats.swaps += 1
+            for spec in poll.removed:
+                log.info(
+                    "%s: no longer in the vault (deleted or disabled): %s removed",
+                    spec.describe(),
+                    spec.alias,
+                    extra={"object": spec.name},
+                )
             for served in poll.changed:
+                if served.lazy:
+                    continue  # nothing was fetched: its placeholder changed, logged when it is opened
                 current = served.current
                 log.info(
                     "%s: new version %s served as %s",
@@ -212,10 +250,15 @@ class Rotator:
 
     async def _list_kinds(self, kinds: set[str], poll: _Poll) -> dict[str, dict[str, VersionInfo]]:
         listed: dict[str, dict[str, VersionInfo]] = {}
-        for kind in sorted(kinds - self._no_listing):
+        followed = {p.type for p in self.patterns}  # a pattern needs the listing, however many calls it takes
+        for kind in sorted((kinds - self._no_listing) | followed):
             try:
                 current, calls = await self.backend.list_current(kind, retry=False)
-            except AccessDenied:
+            except AccessDenied as exc:
+                if kind in followed:
+                    self.stats.list_calls += 1
+                    poll.fail(exc)
+                    continue
                 self.stats.list_calls += 1
                 self._no_listing.add(kind)
                 log.warning("listing %ss is forbidden for this identity: polling with one GET per object", kind)
@@ -227,7 +270,7 @@ class Rotator:
             self.stats.list_calls += calls
             listed[kind] = current
             watched = sum(1 for s in self.served.values() if s.spec.type == kind and not s.spec.version_history)
-            if calls > watched:
+            if calls > watched and kind not in followed:
                 self._no_listing.add(kind)
                 log.info(
                     "listing %ss takes %d calls for %d watched objects: polling them with one GET each instead",
@@ -236,6 +279,50 @@ class Rotator:
                     watched,
                 )
         return listed
+
+    def _follow_patterns(self, listed: dict[str, dict[str, VersionInfo]], poll: _Poll) -> None:
+        """New matches join (lazily: with placeholder files now; eagerly: fetched in this poll); matches
+        that are gone or disabled leave. A kind whose listing failed this poll changes nothing."""
+        for pattern in self.patterns:
+            if pattern.type not in listed:
+                continue
+            found = {spec.key: (spec, info) for spec, info in matches(pattern, listed[pattern.type])}
+            for key in [k for k, s in self.served.items() if s.spec.index == pattern.index and s.spec.name_pattern]:
+                if key not in found:
+                    poll.removed.append(self.served.pop(key).spec)
+            for key, (spec, info) in found.items():
+                if key in self.served or key in self._skipped:
+                    continue
+                if self._claimed_elsewhere(spec):
+                    self._skipped.add(key)
+                    continue
+                if self.lazy_patterns:
+                    served = Served(spec, [], lazy_files_for(spec, info), listed=info)
+                    poll.changed.append(served)
+                else:
+                    served = Served(spec, [], [])
+                self.served[key] = served
+                log.info("%s: new match in the vault", spec.describe(), extra={"object": spec.name})
+
+    def _claimed_elsewhere(self, spec: ObjectSpec) -> bool:
+        """A new match whose file another object serves is skipped (as at start), with a warning."""
+        claims: PathClaims[ObjectSpec] = PathClaims()
+        for other in self.served.values():
+            claims.claim_all([f.path for f in other.files] or list(other.spec.file_names()), other.spec)
+        clash = claims.claim_all(list(spec.file_names()), spec)
+        if clash is not None:
+            log.warning("%s: %s %s; this match is not served", spec.describe(), clash[0], clash[1].describe())
+        return clash is not None
+
+    def _compare_lazy(self, served: Served, listing: dict[str, VersionInfo], poll: _Poll) -> None:
+        """A lazily served match that changed gets new placeholders (new mtime, new inode): its next
+        open fetches the new version. Nothing is fetched now."""
+        item = listing.get(served.spec.name.lower())
+        if item is None or served.listed is None or item.updated == served.listed.updated:
+            return
+        served.listed = item
+        served.files = lazy_files_for(served.spec, item)
+        poll.changed.append(served)
 
     def _compare_with_listing(self, served: Served, listing: dict[str, VersionInfo], poll: _Poll) -> None:
         item = listing.get(served.spec.name.lower())
@@ -247,11 +334,11 @@ class Rotator:
             if current is not None:
                 served.warn_once("its latest version is disabled: serving the last enabled content")
         elif current is None:
-            poll.refetch[served.spec.index] = "appeared"
+            poll.refetch[served.spec.key] = "appeared"
         elif item.updated != current.updated:
-            poll.refetch[served.spec.index] = "updated"
+            poll.refetch[served.spec.key] = "updated"
         elif _may_hide_a_newer_version(served):
-            poll.refetch[served.spec.index] = "same-second check"
+            poll.refetch[served.spec.key] = "same-second check"
 
     async def _ask(self, served: Served, poll: _Poll, request: Awaitable[T]) -> T | None:
         """One vault request about an object. Gone or disabled: keep its content and say so once;

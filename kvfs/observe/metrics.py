@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from .. import __version__
 
 if TYPE_CHECKING:
+    from ..engine.lazy import LazyContent
     from ..engine.rotation import Rotator
     from ..sinks.fuse.operations import KvfsOperations
     from ..sinks.hooks import ChangeHooks
@@ -39,6 +40,7 @@ class Sources:
     operations: KvfsOperations | None = None
     hooks: ChangeHooks | None = None
     secrets: SecretSync | None = None
+    lazy: LazyContent | None = None
     tokens: TokenStats | None = None
     ready: Callable[[], bool] = lambda: False
     started: float = field(default_factory=time.time)
@@ -100,8 +102,38 @@ class _StateCollector(Collector):
             yield hooks
         if s.secrets is not None:
             yield from self._secrets(s.secrets)
+        if s.lazy is not None:
+            yield from self._lazy(s.lazy)
         if s.tokens is not None:
             yield from self._tokens(s.tokens)
+
+    @staticmethod
+    def _lazy(content: LazyContent) -> Iterator[Metric]:
+        stats = content.stats
+        opens = CounterMetricFamily(
+            "kvfs_lazy_opens",
+            "Opens of files fetched on open (patterns, --vault) by how they were answered",
+            labels=["answer"],
+        )
+        opens.add_metric(["cached"], stats.hits)
+        opens.add_metric(["fetched"], stats.fetches - stats.fetch_failures)
+        opens.add_metric(["waited_for_fetch"], stats.waits)
+        opens.add_metric(["stale_after_error"], stats.stale_served)
+        yield opens
+        yield CounterMetricFamily("kvfs_lazy_fetches", "Vault fetches made for opens", value=stats.fetches)
+        yield CounterMetricFamily(
+            "kvfs_lazy_fetch_failures",
+            "Fetches on open that failed (EIO, or an expired copy served)",
+            value=stats.fetch_failures,
+        )
+        yield CounterMetricFamily("kvfs_cache_expired", "Cached copies that reached --cache-ttl", value=stats.expired)
+        yield CounterMetricFamily(
+            "kvfs_cache_evictions", "Cached copies dropped to stay within --cache-size", value=stats.evicted
+        )
+        yield GaugeMetricFamily("kvfs_cache_entries", "Objects whose fresh copy is cached", value=content.entries)
+        yield GaugeMetricFamily(
+            "kvfs_cache_bytes", "Bytes held by the cache (fresh and expired copies)", value=content.bytes_held
+        )
 
     @staticmethod
     def _tokens(tokens: TokenStats) -> Iterator[Metric]:

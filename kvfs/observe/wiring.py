@@ -11,6 +11,7 @@ import trio
 from .health import Health
 
 if TYPE_CHECKING:
+    from ..engine.lazy import LazyContent
     from ..engine.rotation import Rotator
     from ..sinks.fuse.operations import KvfsOperations
     from ..sinks.hooks import ChangeHooks
@@ -66,6 +67,10 @@ class Observability:
     def watch_fuse(self, operations: KvfsOperations) -> None:
         if self.metrics is not None:
             self.metrics.sources.operations = operations
+
+    def watch_lazy(self, content: LazyContent) -> None:
+        if self.metrics is not None:
+            self.metrics.sources.lazy = content
 
     def watch_hooks(self, hooks: ChangeHooks) -> None:
         if self.metrics is not None:

@@ -125,3 +125,19 @@ def test_a_class_with_secret_objects_and_no_kubernetes_is_refused_before_any_net
     assert kvfs.wait_exit() == 2
     assert "no Kubernetes API is configured" in kvfs.stderr and "--no-sync-secrets" in kvfs.stderr
     assert vault.requests() == []
+
+
+def test_a_secret_made_from_a_pattern_match_gets_its_content(
+    vault: FakeVault, kube: FakeKubeAPI, kubeconfig: Path, start_kvfs: MountFactory, mountpoint: Path
+) -> None:
+    """A mount serves pattern matches lazily, except when a synced Secret needs one: then it holds content."""
+    vault.set_secret("db-main", "from-a-match")
+    kvfs = start_kvfs(
+        [{"objectNamePattern": "db-*", "objectType": "secret"}],
+        "--kubeconfig", str(kubeconfig), "--namespace", NS, "--rotation-poll-interval", "1h",
+        secret_objects=[{"secretName": "db", "type": "Opaque", "data": [{"objectName": "db-main", "key": "password"}]}],
+    )  # fmt: skip
+    wait_for(lambda: secret_value(kube) is not None, what="the Secret")
+    assert secret_value(kube) == b"from-a-match"
+    assert (mountpoint / "db-main").stat().st_size == len("from-a-match")  # fetched at start, not on open
+    assert "every match is fetched at start" in kvfs.stderr

@@ -1,7 +1,9 @@
 """The read-only FUSE filesystem: thin pyfuse3 handlers over the store's current snapshot.
 
 Every handler touches memory only and never awaits while holding state. An open file handle pins
-the bytes it opened, so a reader never sees half of one version and half of another. Nodes that
+the bytes it opened, so a reader never sees half of one version and half of another. The one
+exception is the first open of a lazily served file (patterns, whole-vault): it waits for the vault,
+while every other request goes on in its own task. Nodes that
 left the tree stay answerable until the kernel forgets them (the lookup counts are kept as
 pyfuse3's passthroughfs example keeps them). ``FUSEError`` appears only in this module.
 """
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 import pyfuse3
 
+from ...engine.lazy import FetchFailed, LazyContent
 from .store import ROOT_INODE, Node, Store
 
 CACHE_TIMEOUT = 300.0  # seconds the kernel may cache entries and attributes; rotation invalidates explicitly
@@ -31,9 +34,10 @@ class KvfsOperations(pyfuse3.Operations):
     enable_writeback_cache = False
     enable_acl = False
 
-    def __init__(self, store: Store, *, uid: int, gid: int) -> None:
+    def __init__(self, store: Store, *, uid: int, gid: int, lazy: LazyContent | None = None) -> None:
         super().__init__()
         self._store = store
+        self.lazy = lazy
         self._uid = uid
         self._gid = gid
         self._lookups: Counter[int] = Counter()
@@ -62,14 +66,18 @@ class KvfsOperations(pyfuse3.Operations):
         attr.st_ino = node.inode
         attr.st_mode = node.mode
         attr.st_nlink = 2 if node.is_dir else 1
-        attr.st_size = len(node.data)
+        size: int | None = len(node.data)
+        if node.lazy is not None:
+            size = self.lazy.known_size(node.lazy) if self.lazy is not None else None
+        attr.st_size = size or 0
         attr.st_uid = self._uid
         attr.st_gid = self._gid
         attr.st_blksize = 4096
-        attr.st_blocks = (len(node.data) + 511) // 512
+        attr.st_blocks = (attr.st_size + 511) // 512
         attr.st_atime_ns = attr.st_mtime_ns = attr.st_ctime_ns = node.mtime_ns
         attr.entry_timeout = CACHE_TIMEOUT
-        attr.attr_timeout = CACHE_TIMEOUT
+        # A size not known yet (never opened) is 0 and not cached, so the kernel asks again once it is.
+        attr.attr_timeout = CACHE_TIMEOUT if size is not None else 0
         return attr
 
     # -- lookups -------------------------------------------------------------------------------
@@ -111,9 +119,26 @@ class KvfsOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EISDIR)
         if flags & _WRITE_FLAGS:
             raise _refuse()
+        if node.lazy is not None:
+            return await self._open_lazy(node)
         fh = next(self._handles)
         self._open_files[fh] = node.data
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
+
+    async def _open_lazy(self, node: Node) -> pyfuse3.FileInfo:
+        """Fetch on first open (or after the TTL). Until then the size was unknown (0, never cached by
+        the kernel), so the kernel asks for it again before reading past it and gets the real one."""
+        assert node.lazy is not None
+        if self.lazy is None:
+            raise pyfuse3.FUSEError(errno.EIO)
+        size_was_known = self.lazy.known_size(node.lazy) is not None
+        try:
+            data = await self.lazy.read(node.lazy)
+        except FetchFailed:  # logged once by the fetch, naming the object
+            raise pyfuse3.FUSEError(errno.EIO) from None
+        fh = next(self._handles)
+        self._open_files[fh] = data
+        return pyfuse3.FileInfo(fh=fh, keep_cache=size_was_known)
 
     async def read(self, fh: int, off: int, size: int) -> bytes:
         self.requests["read"] += 1

@@ -24,6 +24,8 @@ class FuseSink:
     async def publish(self, change: ChangeSet) -> None:
         old = self.store.current
         changes = self.store.publish(change.files)
+        if self.operations.lazy is not None:
+            self.operations.lazy.retain(self.store.current.lazy_refs())
         if not changes or not self.mounted:
             return
         gone = [old_inode for old_inode, _ in changes.changed.values()]

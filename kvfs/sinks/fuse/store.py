@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pyfuse3
 
-from ...content.files import FileContent
+from ...content.files import FileContent, LazyRef
 
 ROOT_INODE: int = pyfuse3.ROOT_INODE
 DIR_MODE = stat.S_IFDIR | 0o755
@@ -32,6 +32,7 @@ class Node:
     mtime_ns: int
     data: bytes = field(default=b"", repr=False)
     version: str = ""
+    lazy: LazyRef | None = None  # content fetched on open (``data`` stays empty)
 
     @property
     def is_dir(self) -> bool:
@@ -60,6 +61,9 @@ class Snapshot:
     @property
     def total_bytes(self) -> int:
         return sum(len(n.data) for n in self.nodes.values())
+
+    def lazy_refs(self) -> list[LazyRef]:
+        return [n.lazy for n in self.nodes.values() if n.lazy is not None]
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,7 @@ class Store:
                 inode = self._allocate()
             identity[f.path] = (digest, f.permission, f.mtime_ns, inode)
             name = parts[-1].encode()
-            nodes[inode] = Node(inode, parent, name, stat.S_IFREG | f.permission, f.mtime_ns, f.data, f.version)
+            nodes[inode] = Node(inode, parent, name, stat.S_IFREG | f.permission, f.mtime_ns, f.data, f.version, f.lazy)
             children[parent][name] = inode
             dir_mtime[parent] = max(dir_mtime.get(parent, 0), f.mtime_ns)
 
