@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from tests.bench import bench_container, bench_directory, bench_read, bench_rotation, bench_startup, bench_sync
+from tests.bench import (
+    bench_container,
+    bench_directory,
+    bench_lazy,
+    bench_read,
+    bench_rotation,
+    bench_startup,
+    bench_sync,
+)
 
 BENCHMARKS = {
     "read": bench_read.run,
@@ -13,6 +21,7 @@ BENCHMARKS = {
     "sync": bench_sync.run,
     "container": bench_container.run,
     "directory": bench_directory.run,
+    "lazy": bench_lazy.run,
 }
 
 names = sys.argv[1:] or list(BENCHMARKS)

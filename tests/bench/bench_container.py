@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kvfs.fakevault import FakeVault
-from tests.bench.common import print_table
+from tests.bench.common import print_table, vm_rss_kib
 from tests.containers.podman import (
     BASE_IMAGE,
     KvfsContainer,
@@ -46,11 +46,6 @@ class Sample:
         self.daemon = daemon  # s kvfs itself logs (after imports and set-up)
         self.rss_kib = rss_kib
         self.stop = stop  # s from podman stop / SIGTERM to the process gone and the mount removed
-
-
-def vm_rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE).group(1))
 
 
 def daemon_ready_seconds(log: str) -> float:

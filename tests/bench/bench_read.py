@@ -6,11 +6,10 @@ Run: make bench   (or: .venv/bin/python -m tests.bench read)
 from __future__ import annotations
 
 import subprocess
-import tempfile
 from pathlib import Path
 
 from kvfs.fakevault import FakeVault
-from tests.bench.common import compile_readloop, kvfs_mount, print_table, summary
+from tests.bench.common import kvfs_mount, print_table, read_baseline, summary
 
 ITERATIONS = 20_000
 WARMUP = 2_000
@@ -23,10 +22,7 @@ def timings(readloop: Path, path: Path, iterations: int) -> list[float]:
 
 def run() -> None:
     value = "x" * 100
-    with tempfile.TemporaryDirectory(prefix="kvfs-bench-", dir="/dev/shm") as shm, FakeVault() as vault:
-        readloop = compile_readloop(Path(shm))
-        tmpfs_file = Path(shm) / "secret"
-        tmpfs_file.write_text(value)
+    with read_baseline(value) as (readloop, tmpfs_file), FakeVault() as vault:
         vault.set_secret("bench", value)
         with kvfs_mount(vault, [{"objectName": "bench", "objectType": "secret"}]) as mount:
             fuse_file = mount.mountpoint / "bench"
