@@ -147,7 +147,7 @@ class _Engine:
             publisher.publish,
             interval=self.rotation.interval,
             split=self.split,
-            patterns=[spec for spec in self.provider_class.objects if spec.is_pattern],
+            patterns=[s for s in self.provider_class.objects if s.is_pattern and s.type not in self.loaded.unlisted],
             lazy_patterns=self.lazy_patterns,
         )
         return self.rotator

@@ -57,6 +57,7 @@ def whole_vault(
             alias_prefix=prefix,
             alias_suffix=suffix,
             permission=0o600 if kind == "secret" else 0o644,
+            optional=True,  # an identity that may not list keys (say) still gets the secrets
         )
         for index, (kind, prefix, suffix) in enumerate(FOLDERS)
     )

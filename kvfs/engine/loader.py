@@ -14,7 +14,7 @@ from ..config.paths import PathClaims
 from ..content.files import FileContent, LazyRef
 from ..content.material import Material, VersionInfo
 from ..content.render import render
-from ..errors import ConfigError, KvfsError, ObjectNotFound
+from ..errors import AccessDenied, ConfigError, KvfsError, ObjectNotFound
 from ..vault.backend import VaultBackend
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class Loaded:
     files: dict[Key, list[FileContent]] = field(default_factory=dict)
     failures: dict[Key, KvfsError] = field(default_factory=dict)
     listed: dict[Key, VersionInfo] = field(default_factory=dict)
+    unlisted: set[str] = field(default_factory=set)  # kinds optional patterns could not list (forbidden)
 
     def all_files(self) -> list[FileContent]:
         return [f for key in sorted(self.files) for f in self.files[key]]
@@ -174,10 +175,14 @@ async def _expand_patterns(
     for kind in sorted({p.type for p in patterns}):
         try:
             listings[kind], _calls = await backend.list_current(kind)
+        except AccessDenied as exc:
+            if all(p.optional for p in patterns if p.type == kind):  # the whole vault: serve what may be listed
+                log.warning("%s; no %s is served (restart kvfs once the identity may list them)", exc, kind)
+                loaded.unlisted.add(kind)
+                continue
+            _fail_kind(patterns, kind, exc, loaded)
         except KvfsError as exc:
-            for pattern in patterns:
-                if pattern.type == kind:
-                    loaded.failures[pattern.key] = exc
+            _fail_kind(patterns, kind, exc, loaded)
     expanded: list[ObjectSpec] = []
     for pattern in patterns:
         found = matches(pattern, listings.get(pattern.type, {}))
@@ -189,6 +194,12 @@ async def _expand_patterns(
                 loaded.files[spec.key] = lazy_files_for(spec, info)
                 loaded.listed[spec.key] = info
     return expanded
+
+
+def _fail_kind(patterns: list[ObjectSpec], kind: str, error: KvfsError, loaded: Loaded) -> None:
+    for pattern in patterns:
+        if pattern.type == kind:
+            loaded.failures[pattern.key] = error
 
 
 def _refuse_collisions(specs: list[ObjectSpec], loaded: Loaded) -> None:

@@ -102,6 +102,23 @@ def test_include_and_exclude_narrow_the_vault_and_the_mount_is_read_only(
     assert refused.value.errno == errno.EROFS
 
 
+def test_a_kind_the_identity_may_not_list_is_left_out_of_the_whole_vault(
+    vault: FakeVault, mount_vault: WholeVaultFactory, mountpoint: Path
+) -> None:
+    vault.set_secret("db", "readable")
+    vault.create_key("signing")
+    vault.add_fault(status=403, path=r"^/keys\?")  # e.g. the role "Key Vault Secrets User"
+    kvfs = mount_vault("--rotation-poll-interval", "1h")
+    assert sorted(os.listdir(mountpoint)) == ["secrets"]
+    assert (mountpoint / "secrets" / "db").read_text() == "readable"
+    kvfs.wait_for_log("no key is served (restart kvfs once the identity may list them)")
+    vault.clear_requests()
+    kvfs.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: any(e["path"].startswith("/secrets?") for e in vault.requests()), what="a poll")
+    assert not any(e["path"].startswith("/keys") for e in vault.requests())  # not asked again, not a failure
+    assert "poll:" not in kvfs.stderr
+
+
 def test_32_concurrent_first_opens_cost_one_get_and_other_files_are_not_held_up(
     vault: FakeVault, mount_vault: WholeVaultFactory, mountpoint: Path
 ) -> None:
@@ -180,6 +197,7 @@ def test_a_failing_vault_serves_the_expired_copy_or_answers_eio_with_one_line(
     with pytest.raises(OSError) as failed:
         (mountpoint / "secrets" / "never-opened").read_text()
     assert failed.value.errno == errno.EIO
+    kvfs.wait_for_log('secret "never-opened"')  # written before the answer; our reader of its stderr may lag
     lines = [line for line in kvfs.stderr.splitlines() if 'secret "never-opened"' in line]
     assert len(lines) == 1 and "the open fails with EIO" in lines[0] and "503" in lines[0]
     assert "unseen" not in kvfs.stderr and "old but good" not in kvfs.stderr
@@ -191,11 +209,15 @@ def test_a_failing_vault_serves_the_expired_copy_or_answers_eio_with_one_line(
 
 
 def test_matches_appear_and_disappear_in_one_poll_and_ls_sees_it(
-    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path
+    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path, tmp_path: Path
 ) -> None:
     vault.set_secret("db-a", "a")
     vault.set_secret("db-b", "b")
-    kvfs = start_kvfs([{"objectNamePattern": "db-*", "objectType": "secret"}], "--rotation-poll-interval", "1h")
+    told = tmp_path / "changed"
+    kvfs = start_kvfs(
+        [{"objectNamePattern": "db-*", "objectType": "secret"}],
+        "--rotation-poll-interval", "1h", "--on-change-exec", f'echo "$KVFS_CHANGED" > {told}',
+    )  # fmt: skip
     assert sorted(os.listdir(mountpoint)) == ["db-a", "db-b"]
     assert (mountpoint / "db-a").stat().st_mode  # the kernel now caches this entry (for 300 s)
     vault.set_secret("db-c", "c")
@@ -207,6 +229,8 @@ def test_matches_appear_and_disappear_in_one_poll_and_ls_sees_it(
     assert not (mountpoint / "db-a").exists()  # the cached entry was invalidated
     assert (mountpoint / "db-c").read_text() == "c"
     assert requests_of(vault) == (1, 1)  # one poll's listing, then the open's GET
+    wait_for(lambda: told.exists() and told.read_text().endswith("\n"), what="the change hook")
+    assert sorted(told.read_text().split()) == ["db-a", "db-c"]  # the hook hears of both
 
 
 def test_a_class_mixes_eager_named_objects_and_lazy_matches(
@@ -268,4 +292,4 @@ def test_a_pattern_matching_nothing_mounts_and_says_so(
         [{"objectName": "other", "objectType": "secret"}, {"objectNamePattern": "db-*", "objectType": "secret"}]
     )
     assert os.listdir(mountpoint) == ["other"]
-    assert 'objects[1] (objectNamePattern "db-*"): no secret matches (yet)' in kvfs.stderr
+    kvfs.wait_for_log('objects[1] (objectNamePattern "db-*"): no secret matches (yet)')

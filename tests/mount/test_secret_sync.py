@@ -140,4 +140,4 @@ def test_a_secret_made_from_a_pattern_match_gets_its_content(
     wait_for(lambda: secret_value(kube) is not None, what="the Secret")
     assert secret_value(kube) == b"from-a-match"
     assert (mountpoint / "db-main").stat().st_size == len("from-a-match")  # fetched at start, not on open
-    assert "every match is fetched at start" in kvfs.stderr
+    kvfs.wait_for_log("every match is fetched at start")
