@@ -93,6 +93,19 @@ class _StateCollector(Collector):
             for operation, count in sorted(s.operations.requests.items()):
                 fuse.add_metric([operation], count)
             yield fuse
+            yield GaugeMetricFamily(
+                "kvfs_fuse_inodes_referenced",
+                "Inodes the kernel holds lookups on",
+                value=s.operations.inodes_referenced,
+            )
+            yield GaugeMetricFamily(
+                "kvfs_fuse_inodes_retired",
+                "Replaced inodes kept answerable until the kernel forgets them",
+                value=s.operations.inodes_retired,
+            )
+            yield GaugeMetricFamily(
+                "kvfs_fuse_open_handles", "Open file and directory handles", value=s.operations.handles_open
+            )
         if s.hooks is not None:
             hooks = CounterMetricFamily(
                 "kvfs_hook_runs", "Change hook runs by hook and outcome", labels=["hook", "outcome"]

@@ -173,3 +173,22 @@ def test_a_taken_port_is_one_line(vault: FakeVault, start_kvfs: MountFactory, mo
     (line,) = [line for line in second.stderr.splitlines() if line.startswith("kvfs: error:")]
     assert f"--metrics-addr {taken}: cannot listen" in line and "Traceback" not in second.stderr
     assert first.stop() == 0
+
+
+def test_lookups_are_balanced_by_forgets_once_the_kernel_drops_its_caches(
+    vault: FakeVault, start_kvfs: MountFactory, mountpoint: Path
+) -> None:
+    for name in ("a", "b", "c"):
+        vault.set_secret(name, name)
+    kvfs = start_kvfs(
+        [{"objectName": n, "objectType": "secret", "objectAlias": f"dir/{n}"} for n in ("a", "b", "c")],
+        "--metrics-addr", "127.0.0.1:0", "--rotation-poll-interval", "1h",
+    )  # fmt: skip
+    base = endpoint(kvfs)
+    for name in ("a", "b", "c"):
+        assert (mountpoint / "dir" / name).read_text() == name
+    assert value(base, "kvfs_fuse_inodes_referenced") >= 4  # dir and its three files
+    Path("/proc/sys/vm/drop_caches").write_text("2\n")  # the kernel forgets every unused dentry and inode
+    wait_for(lambda: value(base, "kvfs_fuse_inodes_referenced") == 0, what="every lookup forgotten")
+    assert value(base, "kvfs_fuse_requests_total", operation="forget") >= 1
+    assert value(base, "kvfs_fuse_open_handles") == 0

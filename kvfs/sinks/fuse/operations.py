@@ -49,6 +49,20 @@ class KvfsOperations(pyfuse3.Operations):
 
     # -- helpers -------------------------------------------------------------------------------
 
+    @property
+    def inodes_referenced(self) -> int:
+        """Inodes the kernel holds a lookup on (0 once it has forgotten them all: lookups balanced by forgets)."""
+        return len(self._lookups)
+
+    @property
+    def inodes_retired(self) -> int:
+        """Replaced or removed inodes kept answerable because the kernel still references them."""
+        return len(self._retired)
+
+    @property
+    def handles_open(self) -> int:
+        return len(self._open_files) + len(self._open_dirs)
+
     def retire(self, nodes: Sequence[Node]) -> None:
         """Keep nodes that a publish removed answerable while the kernel still references them."""
         for node in nodes:
@@ -98,6 +112,7 @@ class KvfsOperations(pyfuse3.Operations):
         return self.attributes(node)
 
     async def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
+        self.requests["forget"] += 1
         for inode, count in inode_list:
             remaining = self._lookups[inode] - count
             if remaining > 0:
