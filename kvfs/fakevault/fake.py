@@ -32,6 +32,7 @@ from .imdsserver import ImdsApp, ImdsHandler
 from .reqlog import RequestLog
 from .server import App, Handler
 from .state import VaultState, check_collection
+from .throttle import Throttle
 
 DEFAULT_TENANT_ID = "72f9a6c1-5b3e-4d8a-9c0f-6e1b2d3a4f50"
 DEFAULT_CLIENT_ID = "0b8e4c2d-7a91-4f36-b5d0-c3a2e1f09d87"
@@ -75,7 +76,8 @@ class FakeVault:
     The same object can be stopped and started again: state, CA, signing keys, identities and federated
     credentials survive, and the ports are kept, so a restart looks like an outage to clients.
     ``resource`` is the vault's audience (another cloud's, e.g. ``https://vault.usgovcloudapi.net``);
-    ``challenge_tenant`` the tenant its 401 challenge names (default: ``tenant_id``).
+    ``challenge_tenant`` the tenant its 401 challenge names (default: ``tenant_id``); ``throttle``
+    ``(budget, window seconds)`` limits vault requests as Key Vault does (see ``set_throttle``).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class FakeVault:
         token_lifetime: int = 3600,
         resource: str = VAULT_RESOURCE,
         challenge_tenant: str | None = None,
+        throttle: tuple[int, float] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.host = host
@@ -105,6 +108,9 @@ class FakeVault:
         )
         self._imds = Imds(self._authority)
         self._faults = FaultSet()
+        self._throttle = Throttle()
+        if throttle is not None:
+            self.set_throttle(*throttle)
         self._log = RequestLog()
         self._ca = trustme.CA(organization_name="kvfs fake vault")
         self._serving: list[tuple[TLSServer, threading.Thread]] = []
@@ -129,6 +135,7 @@ class FakeVault:
                 authority=self._authority,
                 faults=self._faults,
                 log=self._log,
+                throttle=self._throttle,
                 info=self.info,
                 mint=lambda client_id, lifetime: self.mint_access_token(client_id=client_id, lifetime=lifetime),
                 challenge_tenant=self._challenge_tenant,
@@ -476,6 +483,22 @@ class FakeVault:
     def faults(self) -> list[dict[str, Any]]:
         """The faults still active."""
         return self._faults.list()
+
+    def set_throttle(self, budget: int, window: float = 10.0) -> None:
+        """Admit at most ``budget`` vault requests in any ``window`` seconds (sliding window, per vault, all
+        connections together); more are answered 429 ``Throttled`` with ``Retry-After``, as Key Vault does
+        (its secrets budget is 4000 per 10 s). Starts with the full budget and zeroed counters; works while
+        running. Raises ValueError for ``budget`` < 1 or ``window`` <= 0."""
+        self._throttle.set_limit(budget, window)
+
+    def clear_throttle(self) -> None:
+        """No throttling any more (the default); zeroes the counters."""
+        self._throttle.clear_limit()
+
+    def throttle_stats(self, *, reset: bool = False) -> dict[str, Any]:
+        """``{"budget", "window", "admitted", "throttled", "in_window", "peak"}`` (``budget``/``window`` None when
+        not throttling); ``reset=True`` zeroes the counters after reading them, in one step."""
+        return self._throttle.stats(reset=reset)
 
     def set_clock(self, clock: Callable[[], float]) -> None:
         """Take the times of new versions from ``clock`` (seconds since the epoch), for tests that

@@ -1,5 +1,5 @@
-"""The ``/_fake/`` test hooks: request log, faults, server info and access tokens for stand-in tools (an ``az``
-run in another process). No authentication, no faults, not logged."""
+"""The ``/_fake/`` test hooks: request log, faults, throttle, server info and access tokens for stand-in tools
+(an ``az`` run in another process). No authentication, no faults, not logged, never throttled."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from .faults import FaultSet
 from .reqlog import RequestLog
+from .throttle import Throttle
 
 Response = tuple[int, Any]
 Mint = Callable[[str | None, float | None], tuple[str, int]]
@@ -38,6 +39,24 @@ def _mint(body: bytes, mint: Mint) -> Response:
     return 200, {"access_token": token, "expires_on": expires_on}
 
 
+def _set_throttle(body: bytes, throttle: Throttle) -> Response:
+    """``PUT /_fake/throttle`` ``{"budget": int, "window": seconds}``: a fresh budget; answers the stats."""
+    try:
+        spec = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        spec = None
+    if not isinstance(spec, dict):
+        return _error(400, 'the throttle must be a JSON object like {"budget": 4000, "window": 10}')
+    unknown = sorted(set(spec) - {"budget", "window"})
+    if unknown:
+        return _error(400, f"unknown field(s) {', '.join(unknown)}; allowed: budget, window")
+    try:
+        throttle.set_limit(spec.get("budget"), spec.get("window", 10.0))
+    except ValueError as exc:
+        return _error(400, str(exc))
+    return 200, throttle.stats()
+
+
 def handle(
     method: str,
     path: str,
@@ -45,6 +64,7 @@ def handle(
     *,
     log: RequestLog,
     faults: FaultSet,
+    throttle: Throttle,
     info: Callable[[], dict[str, Any]],
     mint: Mint,
 ) -> Response:
@@ -76,6 +96,14 @@ def handle(
         if ident.isdigit() and faults.remove(int(ident)):
             return 204, None
         return _error(404, f"no fault with id {ident}")
+    elif route == "/_fake/throttle":
+        if method == "GET":
+            return 200, throttle.stats()
+        if method == "PUT":
+            return _set_throttle(body, throttle)
+        if method == "DELETE":
+            throttle.clear_limit()
+            return 204, None
     elif route == "/_fake/info" and method == "GET":
         return 200, info()
     elif route == "/_fake/access-token":

@@ -1,7 +1,11 @@
 """The request handler: routes to the test hooks, the authority or the vault (on ``https.TLSServer``).
 
 Every non-hook request is logged, then faults apply, then the authority or the vault (after its
-bearer-token check) answers. Answers always carry Content-Length (keep-alive).
+bearer-token check and the throttle) answers. Answers always carry Content-Length (keep-alive).
+
+Order for a vault request: fault (an injected answer wins and is not counted) -> token check (a 401 is
+not counted) -> throttle (429 ``Throttled`` with ``Retry-After``; not counted) -> the REST route (counted,
+whatever its status).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .errors import FakeVaultError
 from .faults import Fault, FaultSet
 from .reqlog import RequestLog
 from .state import VaultState
+from .throttle import THROTTLED_BODY, Throttle
 
 log = logging.getLogger("kvfs.fakevault")
 
@@ -49,6 +54,7 @@ class App:
     authority: Authority
     faults: FaultSet
     log: RequestLog
+    throttle: Throttle
     info: Any  # Callable[[], dict]: the FakeVault's info()
     mint: Any  # Callable[[dict], dict]: the /_fake/access-token hook
     #: The tenant the 401 challenge names (the authority's unless a test makes the vault claim another).
@@ -94,7 +100,14 @@ class Handler(https.Handler):
                 self._send(exc.status, {"error": {"code": "BadRequest", "message": str(exc)}})
                 return
             status, payload = hooks.handle(
-                self.command, split.path, body, log=app.log, faults=app.faults, info=app.info, mint=app.mint
+                self.command,
+                split.path,
+                body,
+                log=app.log,
+                faults=app.faults,
+                throttle=app.throttle,
+                info=app.info,
+                mint=app.mint,
             )
             self._send(status, payload)
             return
@@ -134,6 +147,9 @@ class Handler(https.Handler):
             )
         if not is_vault:
             return self._send(404, {"error": {"code": "NotFound", "message": f"No route for {path}."}})
+        retry_after = app.throttle.admit()
+        if retry_after is not None:
+            return self._send(429, THROTTLED_BODY, {"Retry-After": str(retry_after)})
         query = dict(parse_qsl(query_string, keep_blank_values=True))
         try:
             status, payload = vaultapi.handle(app.state, self.command, segments, query, body)
