@@ -108,6 +108,14 @@ def _add_rotation_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--disable-rotation", action="store_true", help="serve the versions loaded at start only")
     group.add_argument(
+        "--start-timeout",
+        type=_duration,
+        default=300.0,
+        metavar="DURATION",
+        help="how long start-up keeps retrying a vault that throttles (429) or fails (5xx, timeouts), with "
+        "backoff and jitter after its Retry-After, before exiting 1 (default 5m; 0: fail after the SDK's retries)",
+    )
+    group.add_argument(
         "--on-change-exec",
         metavar="COMMAND",
         help="run COMMAND (with /bin/sh) after each change; KVFS_CHANGED holds the changed aliases",
@@ -253,6 +261,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _throttle(text: str) -> tuple[int, float]:
+    """``BUDGET/DURATION`` (``4000/10s``) for ``fake-vault --throttle``."""
+    budget_text, slash, window_text = text.partition("/")
+    if not slash:
+        raise argparse.ArgumentTypeError(f"{text!r} is not BUDGET/DURATION (e.g. 4000/10s)")
+    try:
+        budget = int(budget_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: the budget {budget_text!r} is not a whole number") from None
+    if budget < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the budget must be at least 1 request")
+    window = _duration(window_text)
+    if window <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the duration must be longer than 0")
+    return budget, window
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -370,6 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--port", type=_non_negative_int, default=0, help="port on 127.0.0.1 (default: any free one)")
     fake.add_argument("--seed", type=Path, help="YAML file of secrets, keys and certificates to create")
     fake.add_argument("--demo-objects", action="store_true", help="create the demo secret, key and certificate")
+    fake.add_argument(
+        "--throttle",
+        type=_throttle,
+        metavar="BUDGET/DURATION",
+        help="answer vault requests over BUDGET per DURATION (sliding window) with 429 Throttled and Retry-After, "
+        "as Key Vault does; e.g. 4000/10s, its secrets limit (default: no throttling)",
+    )
 
     demo = commands.add_parser("demo", help="start the fake vault with sample objects and mount them")
     _add_logging_options(demo, defaults=False)

@@ -93,7 +93,11 @@ def _rotation_options(args: argparse.Namespace) -> RotationOptions:
     hooks = HookOptions(exec_command=args.on_change_exec, webhook_url=args.on_change_webhook, timeout=args.hook_timeout)
     if hooks.webhook_url and not hooks.webhook_url.startswith(("http://", "https://")):
         raise ConfigError(f"--on-change-webhook {hooks.webhook_url}: not an http:// or https:// URL")
-    return RotationOptions(interval=None if args.disable_rotation else args.rotation_poll_interval, hooks=hooks)
+    return RotationOptions(
+        interval=None if args.disable_rotation else args.rotation_poll_interval,
+        hooks=hooks,
+        start_timeout=args.start_timeout,
+    )
 
 
 def _observability(args: argparse.Namespace, mountpoint: Path | None, rotation: RotationOptions) -> Observability:
@@ -292,7 +296,7 @@ def fake_vault(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    fv = FakeVault(state_dir=args.state_dir, port=args.port)
+    fv = FakeVault(state_dir=args.state_dir, port=args.port, throttle=args.throttle)
     with fv:
         try:
             if args.seed is not None:

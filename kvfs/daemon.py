@@ -107,6 +107,7 @@ def raise_first_failure(loaded: Loaded) -> None:
 class RotationOptions:
     interval: float | None = 120.0  # seconds between polls; None turns rotation off
     hooks: HookOptions = field(default_factory=HookOptions)
+    start_timeout: float = 300.0  # seconds start-up retries a throttled or failing vault (0: the SDK's retries only)
 
 
 class _Engine:
@@ -132,7 +133,11 @@ class _Engine:
     async def load(self) -> ChangeSet:
         """Every object, or the first failure (in configuration order) raised."""
         self.loaded = await load_all(
-            self.backend, self.provider_class.objects, split=self.split, lazy_patterns=self.lazy_patterns
+            self.backend,
+            self.provider_class.objects,
+            split=self.split,
+            lazy_patterns=self.lazy_patterns,
+            start_timeout=self.rotation.start_timeout,
         )
         raise_first_failure(self.loaded)
         return ChangeSet(1, tuple(self.loaded.all_files()))

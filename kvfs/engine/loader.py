@@ -16,6 +16,7 @@ from ..content.material import Material, VersionInfo
 from ..content.render import render
 from ..errors import AccessDenied, ConfigError, KvfsError, ObjectNotFound
 from ..vault.backend import VaultBackend
+from .patience import StartPatience
 
 log = logging.getLogger(__name__)
 _EPOCH = datetime.fromtimestamp(0, UTC)
@@ -121,16 +122,19 @@ async def load_all(
     *,
     split: bool = False,
     lazy_patterns: bool = False,
+    start_timeout: float = 0.0,
 ) -> Loaded:
     """Fetch and render every object; concurrency is bounded by the backend's limiter. A pattern lists its
     kind once and stands for every match: fetched like the others, or with ``lazy_patterns`` only listed
-    (content on first open, the FUSE mount's choice)."""
+    (content on first open, the FUSE mount's choice). With ``start_timeout``, transient failures
+    (429, 5xx, timeouts) are retried until it passes (``StartPatience``)."""
     loaded = Loaded()
+    patience = StartPatience(start_timeout)
 
     async def load_one(spec: ObjectSpec) -> None:
         started = time.monotonic()
         try:
-            materials = await fetch_object(backend, spec)
+            materials = await patience.call(lambda sdk_retries: fetch_object(backend, spec, retry=sdk_retries))
             loaded.files[spec.key] = files_for(spec, materials, split=split)
             loaded.materials[spec.key] = materials
             log.debug(
@@ -152,7 +156,8 @@ async def load_all(
             loaded.failures[spec.key] = exc
 
     named = [spec for spec in specs if not spec.is_pattern]
-    expanded = await _expand_patterns(backend, [spec for spec in specs if spec.is_pattern], loaded, lazy=lazy_patterns)
+    patterns = [spec for spec in specs if spec.is_pattern]
+    expanded = await _expand_patterns(backend, patterns, loaded, lazy=lazy_patterns, patience=patience)
     for spec in (*named, *expanded):
         loaded.specs[spec.key] = spec
     to_fetch = [*named, *(spec for spec in expanded if spec.key not in loaded.listed)]
@@ -164,17 +169,21 @@ async def load_all(
             for spec in batch:
                 nursery.start_soon(load_one, spec)
     _refuse_collisions(list(loaded.specs.values()), loaded)
+    if patience.retries:
+        log.info("starting: loaded after %s", patience.summary())
     return loaded
 
 
 async def _expand_patterns(
-    backend: VaultBackend, patterns: list[ObjectSpec], loaded: Loaded, *, lazy: bool
+    backend: VaultBackend, patterns: list[ObjectSpec], loaded: Loaded, *, lazy: bool, patience: StartPatience
 ) -> list[ObjectSpec]:
     """Each pattern's matches (one listing per kind); lazily served ones get their placeholder files now."""
     listings: dict[str, dict[str, VersionInfo]] = {}
     for kind in sorted({p.type for p in patterns}):
         try:
-            listings[kind], _calls = await backend.list_current(kind)
+            listings[kind], _calls = await patience.call(
+                lambda sdk_retries, kind=kind: backend.list_current(kind, retry=sdk_retries)
+            )
         except AccessDenied as exc:
             if all(p.optional for p in patterns if p.type == kind):  # the whole vault: serve what may be listed
                 log.warning("%s; no %s is served (restart kvfs once the identity may list them)", exc, kind)
