@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .messages import quote, shorten
+
+#: Paths are shown whole up to this many characters (the environment file's is usually a short absolute path).
+PATH_LIMIT = 200
+
 
 @dataclass(frozen=True)
 class Cloud:
@@ -59,22 +64,28 @@ def stack_cloud(path: Path) -> Cloud:
     """An Azure Stack Hub cloud from go-autorest's environment JSON: ``activeDirectoryEndpoint``,
     ``keyVaultDNSSuffix`` and ``keyVaultEndpoint`` (keys matched case-insensitively, others ignored,
     as Go's JSON decoder does)."""
+    shown = shorten(str(path), PATH_LIMIT)  # a path from the class: escaped, and not too long for one line
     try:
         data: Any = json.loads(path.read_text())
     except FileNotFoundError:
-        raise EnvironmentFileError(f"{path}: no such file") from None
+        raise EnvironmentFileError(f"{shown}: no such file") from None
     except OSError as exc:
-        raise EnvironmentFileError(f"{path}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EnvironmentFileError(f"{path}: not JSON ({exc})") from None
+        raise EnvironmentFileError(f"{shown}: {exc.strerror or 'cannot be read'}") from None
+    except RecursionError:
+        raise EnvironmentFileError(f"{shown}: not JSON (nested too deeply)") from None
+    except UnicodeDecodeError as exc:
+        raise EnvironmentFileError(f"{shown}: not JSON ({exc})") from None
+    except ValueError as exc:  # JSON errors, and open()'s "embedded null byte"
+        problem = "not a file name (it contains a NUL character)" if "\0" in str(path) else f"not JSON ({exc})"
+        raise EnvironmentFileError(f"{shown}: {problem}") from None
     if not isinstance(data, Mapping):
-        raise EnvironmentFileError(f"{path}: must be a JSON object")
+        raise EnvironmentFileError(f"{shown}: must be a JSON object")
     fields = {str(k).lower(): v for k, v in data.items()}
 
     def field(key: str) -> str:
         value = fields.get(key.lower())
         if not isinstance(value, str) or not value.strip():
-            raise EnvironmentFileError(f"{path}: {key} is required (a string)")
+            raise EnvironmentFileError(f"{shown}: {key} is required (a string)")
         return value.strip()
 
     authority = field("activeDirectoryEndpoint").rstrip("/")
@@ -82,6 +93,6 @@ def stack_cloud(path: Path) -> Cloud:
     suffix = field("keyVaultDNSSuffix").strip(".")
     for key, url in (("activeDirectoryEndpoint", authority), ("keyVaultEndpoint", resource)):
         if not url.startswith("https://"):
-            raise EnvironmentFileError(f"{path}: {key} {url!r} must be an https:// URL")
+            raise EnvironmentFileError(f"{shown}: {key} {quote(url)} must be an https:// URL")
     name = fields.get("name") if isinstance(fields.get("name"), str) else STACK_CLOUD
     return Cloud(str(name) or STACK_CLOUD, suffix, authority, resource)

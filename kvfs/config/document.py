@@ -38,11 +38,17 @@ def select_document(docs: list[Any], ctx: Context) -> dict[str, Any]:
     if not found and not other_kinds:
         ctx.fail("", "the input is empty: no SecretProviderClass document")
     if not found:
-        ctx.fail("kind", f"no SecretProviderClass document (found {', '.join(other_kinds)})")
+        ctx.fail("kind", f"no SecretProviderClass document (found {_first_few(other_kinds)})")
     if len(found) > 1:
-        numbers = ", ".join(str(n) for n, _ in found)
+        numbers = _first_few([str(n) for n, _ in found])
         ctx.fail("", f"{len(found)} SecretProviderClass documents (documents {numbers}); kvfs needs exactly one")
     return found[0][1]
+
+
+def _first_few(items: list[str], shown: int = 3) -> str:
+    """``a, b, c and 7 more``: a file of many documents still gets a one-line message of bounded length."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def check_header(doc: Mapping[str, Any], ctx: Context) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
@@ -48,11 +49,47 @@ def _escape_char(ch: str) -> str:
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or ch.encode("unicode_escape").decode("ascii")
 
 
-def quote(value: str) -> str:
+def quote(value: str, limit: int = QUOTE_LIMIT) -> str:
     """Quote a short user value for a message: escaped, and truncated so no document is echoed."""
-    text = value if len(value) <= QUOTE_LIMIT else value[:QUOTE_LIMIT] + "…"
-    text = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{_one_line(text)}"'
+    return f'"{shorten(value, limit)}"'
+
+
+def shorten(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """``value`` escaped and truncated: at most ``limit`` of its characters, and at most twice that once
+    escaped, so a value of control characters or unassigned code points cannot make the line long either."""
+    shown: list[str] = []
+    length = 0
+    for count, ch in enumerate(value):
+        piece = _quote_char(ch)
+        if count == limit or length + len(piece) > 2 * limit:
+            shown.append("…")
+            break
+        shown.append(piece)
+        length += len(piece)
+    return "".join(shown)
+
+
+def _quote_char(ch: str) -> str:
+    if ch in '\\"':
+        return "\\" + ch
+    return ch if ch.isprintable() else _escape_char(ch)
+
+
+def as_text(value: object) -> str:
+    """``str(value)`` for a YAML key or scalar of any kind; an integer too long for ``str`` (over 4300
+    digits) is written in hex, which Python prints at any length."""
+    try:
+        return str(value)
+    except ValueError:
+        return hex(value) if isinstance(value, int) else kind_of(value)
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_./-]{1,64}")
+
+
+def key_name(key: str) -> str:
+    """A key as a message names it: as it is when plain (``keyvaultName``), else quoted, escaped and truncated."""
+    return key if _PLAIN_KEY.fullmatch(key) else quote(key)
 
 
 def kind_of(value: object) -> str:
@@ -86,7 +123,7 @@ def did_you_mean(key: str, known: Iterable[str]) -> str:
 def warn_unknown_keys(mapping: Mapping[str, Any], known: tuple[str, ...], where: str, ctx: Context) -> None:
     for key in mapping:
         if key not in known:
-            ctx.warn(where, f"unknown key {quote(str(key))} is ignored{did_you_mean(str(key), known)}")
+            ctx.warn(where, f"unknown key {quote(as_text(key))} is ignored{did_you_mean(as_text(key), known)}")
 
 
 def missing_hint(mapping: Mapping[str, str], wanted: str, known: Iterable[str] = ()) -> str:

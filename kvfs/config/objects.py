@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .messages import Context, did_you_mean, kind_of, missing_hint, quote, warn_unknown_keys
+from .messages import Context, did_you_mean, key_name, kind_of, missing_hint, quote, warn_unknown_keys
 from .model import ObjectEncoding, ObjectFormat, ObjectSpec, ObjectType
 from .parameters import PARAMS, URL_UNSAFE, parse_bool
 from .paths import PathClaims
@@ -87,7 +87,7 @@ def _object_fields(index: int, item: Any, ctx: Context) -> dict[str, str]:
         if value is None:
             value = ""
         if not isinstance(value, str):
-            ctx.fail(where, f"{key} must be a string, not {kind_of(value)}")
+            ctx.fail(where, f"{key_name(str(key))} must be a string, not {kind_of(value)}")
         fields[str(key)] = value.strip()
     return fields
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .clouds import CLOUDS, DEFAULT_CLOUD, STACK_CLOUD, Cloud, EnvironmentFileError, stack_cloud
-from .messages import Context, did_you_mean, kind_of, log, missing_hint, quote
+from .messages import Context, as_text, did_you_mean, key_name, kind_of, log, missing_hint, quote
 
 PARAMS = "spec.parameters"
 
@@ -64,14 +64,21 @@ def read_parameters(raw: Any, ctx: Context) -> dict[str, str]:
     params: dict[str, str] = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            ctx.fail(PARAMS, f"key {quote(str(key))} must be a string")
+            ctx.fail(PARAMS, f"key {quote(as_text(key))} must be a string")
         if value is None:
             value = ""
         if not isinstance(value, str):
-            hint = f' (quote it: "{str(value).lower()}")' if isinstance(value, bool | int | float) else ""
-            ctx.fail(f"{PARAMS}.{key}", f"must be a string, not {kind_of(value)}{hint}")
+            ctx.fail(f"{PARAMS}.{key_name(key)}", f"must be a string, not {kind_of(value)}{_quote_hint(value)}")
         params[key] = value.strip()
     return params
+
+
+def _quote_hint(value: object) -> str:
+    """`` (quote it: "true")`` for a boolean or a short number, which Kubernetes would refuse unquoted."""
+    if not isinstance(value, bool | int | float):
+        return ""
+    text = as_text(value).lower()
+    return f" (quote it: {quote(text)})" if len(text) <= 40 else ""
 
 
 def warn_unknown_parameters(params: Mapping[str, str], ctx: Context) -> None:
