@@ -17,8 +17,8 @@ demo: setup ## Start the fake Key Vault with sample objects and mount them (Ctrl
 test: setup test-packages ## Run the whole test suite (needs root and /dev/fuse, as in CI)
 	$(VENV)/bin/pytest -q
 
-bench: setup test-packages ## Run the benchmarks (not part of CI); each prints a table
-	$(VENV)/bin/python -m tests.bench
+bench: setup test-packages ## Run the benchmarks (not part of CI); each prints a table. BENCH=soak (1 h) picks one
+	$(VENV)/bin/python -m tests.bench $(BENCH)
 
 lint: setup test-packages
 	$(VENV)/bin/ruff check kvfs tests
