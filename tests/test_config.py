@@ -121,6 +121,21 @@ def test_production_example() -> None:
     assert pc.secret_objects[0].data == (SecretObjectData("tls", "tls.crt"), SecretObjectData("tls", "tls.key"))
 
 
+def test_readers_example() -> None:
+    pc = load_provider_class(str(ROOT / "config" / "secretproviderclass-readers.yaml"))
+    by_name = {o.name: o for o in pc.objects}
+    assert (by_name["db-password"].allowed_uids, by_name["db-password"].allowed_gids) == ((1000,), None)
+    assert (by_name["api-token"].allowed_uids, by_name["api-token"].allowed_gids) == (None, (2000,))
+    assert not by_name["service-ca"].restricts_readers
+
+
+def test_reader_ids_may_be_one_number_and_repeat(tmp_path: Path) -> None:
+    text = (ROOT / "config" / "secretproviderclass-readers.yaml").read_text()
+    text = text.replace("allowedUids: [1000]", "allowedUids: 0\n          allowedGids: [33, 33, 4294967294]")
+    spec = parse_provider_class(text, "t").objects[0]
+    assert (spec.allowed_uids, spec.allowed_gids) == ((0,), (33, 4294967294))
+
+
 def test_minimal_example() -> None:
     pc = load_provider_class(str(ROOT / "config" / "secretproviderclass-minimal.yaml"))
     assert pc.namespace == "default"

@@ -715,15 +715,17 @@ def test_an_unquoted_date_is_a_string_as_kubernetes_reads_it() -> None:
     assert isinstance(result, ProviderClass) and result.name == "2024-01-01"
 
 
-def test_long_keys_are_quoted_truncated_and_not_echoed() -> None:
+def test_long_keys_are_quoted_truncated_and_not_echoed(caplog: pytest.LogCaptureFixture) -> None:
     secret = "s3cr3t-" + "0123456789abcdef" * 10
-    for text in (
-        BASE.replace(VAULT, f"{VAULT}\n    ? {secret}\n    : [a]"),
-        BASE.replace("objectAlias: password", f"objectAlias: password\n          ? {secret}\n          : [a]"),
-    ):
-        message = check(text, "regressions", (secret,))
-        assert isinstance(message, str) and message.endswith("must be a string, not a list"), message
-        assert '"s3cr3t-0123456789abcdef' in message and '…"' in message, message
+    message = check(BASE.replace(VAULT, f"{VAULT}\n    ? {secret}\n    : [a]"), "regressions", (secret,))
+    assert isinstance(message, str) and message.endswith("must be a string, not a list"), message
+    assert '"s3cr3t-0123456789abcdef' in message and '…"' in message, message
+    # An unknown object field is ignored whatever its value (as the provider ignores it), with a warning.
+    text = BASE.replace("objectAlias: password", f"objectAlias: password\n          ? {secret}\n          : [a]")
+    with caplog.at_level(logging.WARNING, logger="kvfs.config"):
+        assert isinstance(check(text, "regressions", (secret,)), ProviderClass)
+    warning = next(r.getMessage() for r in caplog.records if "unknown key" in r.getMessage())
+    assert secret not in warning and '"s3cr3t-0123456789abcdef' in warning and '…"' in warning, warning
 
 
 def test_many_documents_are_counted_not_listed() -> None:

@@ -39,6 +39,14 @@ class ObjectSpec:
     excluding: tuple[str, ...] = ()
     alias_prefix: str = ""
     alias_suffix: str = ""
+    # kvfs extension: allowedUids / allowedGids. None: the mode bits alone decide; else an open must also
+    # come from one of these uids, or from a caller in one of these groups (root too).
+    allowed_uids: tuple[int, ...] | None = None
+    allowed_gids: tuple[int, ...] | None = None
+
+    @property
+    def restricts_readers(self) -> bool:
+        return self.allowed_uids is not None or self.allowed_gids is not None
 
     @property
     def is_pattern(self) -> bool:

@@ -15,6 +15,7 @@ from .messages import Context, did_you_mean, key_name, kind_of, missing_hint, qu
 from .model import ObjectEncoding, ObjectFormat, ObjectSpec, ObjectType
 from .parameters import PARAMS, URL_UNSAFE, parse_bool
 from .paths import PathClaims
+from .readers import READER_FIELDS, read_ids, refuse_misspelt
 from .yaml_loading import load_string_yaml
 
 OBJECT_FIELDS = (
@@ -29,6 +30,7 @@ OBJECT_FIELDS = (
     "optional",
     "split",
     "objectNamePattern",
+    *READER_FIELDS,
 )
 OBJECT_TYPES: tuple[ObjectType, ...] = ("secret", "key", "cert")
 OBJECT_FORMATS: tuple[ObjectFormat, ...] = ("pem", "pfx")
@@ -72,8 +74,9 @@ def _object_where(index: int, name: str) -> str:
     return f"objects[{index}] (objectName {quote(name)})" if name else f"objects[{index}]"
 
 
-def _object_fields(index: int, item: Any, ctx: Context) -> dict[str, str]:
-    """One array item as trimmed string fields (the provider trims every string field)."""
+def _object_fields(index: int, item: Any, ctx: Context) -> tuple[dict[str, str], dict[str, object]]:
+    """One array item as trimmed string fields (the provider trims every string field), and the other
+    fields: the kvfs-only ones that hold a list (``allowedUids``, ``allowedGids``), and unknown ones."""
     if isinstance(item, str):
         item = load_string_yaml(item, f"objects[{index}]", " of the item", ctx)
         if item is None or item == "":
@@ -81,21 +84,33 @@ def _object_fields(index: int, item: Any, ctx: Context) -> dict[str, str]:
     if not isinstance(item, Mapping):
         ctx.fail(f"objects[{index}]", f"must be a mapping of object fields, not {kind_of(item)}")
     fields: dict[str, str] = {}
+    lists: dict[str, object] = {}
     name = item.get("objectName")
     where = _object_where(index, name.strip() if isinstance(name, str) else "")
     for key, value in item.items():
         if value is None:
             value = ""
+        if key in READER_FIELDS or (not isinstance(value, str) and key not in OBJECT_FIELDS):
+            lists[key] = value  # checked by read_ids, or an unknown key (a warning, whatever its value)
+            continue
         if not isinstance(value, str):
             ctx.fail(where, f"{key_name(str(key))} must be a string, not {kind_of(value)}")
         fields[str(key)] = value.strip()
-    return fields
+    return fields, lists
+
+
+def _readers(lists: Mapping[str, object], where: str, ctx: Context) -> dict[str, Any]:
+    """``allowed_uids`` and ``allowed_gids`` of the spec, from a list or a single id."""
+    return {
+        attribute: read_ids(lists.get(key), key, where, ctx)
+        for attribute, key in (("allowed_uids", "allowedUids"), ("allowed_gids", "allowedGids"))
+    }
 
 
 def _read_object(index: int, item: Any, ctx: Context) -> ObjectSpec:
-    fields = _object_fields(index, item, ctx)
+    fields, lists = _object_fields(index, item, ctx)
     if fields.get("objectNamePattern"):
-        return _read_pattern_object(index, fields, ctx)
+        return _read_pattern_object(index, fields, lists, ctx)
     name = fields.get("objectName", "")
     if not name:
         ctx.fail(f"objects[{index}]", f"objectName is required{missing_hint(fields, 'objectName')}")
@@ -105,7 +120,8 @@ def _read_object(index: int, item: Any, ctx: Context) -> ObjectSpec:
             f"objectName {quote(name)} is not a Key Vault object name (1-127 letters, digits and hyphens)",
         )
     where = _object_where(index, name)
-    warn_unknown_keys(fields, OBJECT_FIELDS, where, ctx)
+    refuse_misspelt({**fields, **lists}, where, ctx)
+    warn_unknown_keys({**fields, **lists}, OBJECT_FIELDS, where, ctx)
     object_type = _read_object_type(fields, where, ctx)
     alias = fields.get("objectAlias") or name
     problem = _alias_problem(alias)
@@ -126,15 +142,19 @@ def _read_object(index: int, item: Any, ctx: Context) -> ObjectSpec:
         version_history=_read_version_history(fields, where, ctx),
         optional=_read_object_bool(fields, "optional", where, ctx),
         split=split,
+        **_readers(lists, where, ctx),
     )
 
 
-def _read_pattern_object(index: int, fields: Mapping[str, str], ctx: Context) -> ObjectSpec:
+def _read_pattern_object(
+    index: int, fields: Mapping[str, str], lists: Mapping[str, object], ctx: Context
+) -> ObjectSpec:
     """``objectNamePattern`` (kvfs only): every object of the type whose name matches, each served under its
     own name. The provider ignores the field, so nothing else is read differently."""
     pattern = fields["objectNamePattern"]
     where = f"objects[{index}] (objectNamePattern {quote(pattern)})"
-    warn_unknown_keys(fields, OBJECT_FIELDS, where, ctx)
+    refuse_misspelt({**fields, **lists}, where, ctx)
+    warn_unknown_keys({**fields, **lists}, OBJECT_FIELDS, where, ctx)
     if not _PATTERN.fullmatch(pattern):
         ctx.fail(where, "objectNamePattern may hold only letters, digits, hyphens and the wildcards * ? [ ] !")
     for exclusive in ("objectName", "objectAlias", "objectVersion", "objectVersionHistory"):
@@ -157,6 +177,7 @@ def _read_pattern_object(index: int, fields: Mapping[str, str], ctx: Context) ->
         optional=_read_object_bool(fields, "optional", where, ctx),
         split=split,
         name_pattern=pattern,
+        **_readers(lists, where, ctx),
     )
 
 
