@@ -157,6 +157,24 @@ def _add_mount_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_audit_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("audit")
+    group.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        help="write one JSON line per open of a file (path, object, version, uid, gid, pid, command, executable, "
+        "allowed or not) to PATH (created 0600, appended to) or '-' for standard output; never content",
+    )
+    group.add_argument(
+        "--audit-coalesce",
+        type=_duration,
+        default=10.0,
+        metavar="DURATION",
+        help="opens of one file by one thread within DURATION are one line with a count, written when it ends "
+        "(default 10s; 0: a line per open, written at once)",
+    )
+
+
 def _add_whole_vault_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("a whole vault, without a class")
     group.add_argument(
@@ -340,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_whole_vault_options(mount)
     _add_render_options(mount)
     _add_mount_options(mount)
+    _add_audit_options(mount)
     _add_cache_options(mount)
     _add_rotation_options(mount)
     _add_kubernetes_options(mount, optional_sync=True)

@@ -69,6 +69,11 @@ def _vault_options(args: argparse.Namespace) -> VaultOptions:
     )
 
 
+def _reader_rules(provider_class: ProviderClass) -> list[ObjectSpec]:
+    """The objects with allowedUids/allowedGids: only a mount can enforce those."""
+    return [spec for spec in provider_class.objects if spec.restricts_readers]
+
+
 def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
     options = MountOptions(
         mountpoint=mountpoint,
@@ -77,6 +82,10 @@ def _mount_options(args: argparse.Namespace, mountpoint: Path) -> MountOptions:
         allow_other=decide_allow_other(args.allow_other),
         split_cert_files=getattr(args, "split_cert_files", False),
     )
+    if getattr(args, "audit_log", None):
+        from .sinks.fuse.audit import AuditSink
+
+        options = replace(options, audit=AuditSink(args.audit_log), audit_coalesce=args.audit_coalesce)
     if hasattr(args, "cache_ttl"):
         if args.cache_ttl <= 0:
             raise ConfigError("--cache-ttl must be greater than 0")
@@ -116,6 +125,16 @@ def _secret_sync(args: argparse.Namespace, provider_class: ProviderClass, rotati
         kubeconfig=args.kubeconfig, namespace=args.namespace, class_namespace=provider_class.namespace
     )
     writer = open_writer(settings)
+    for spec in _reader_rules(provider_class):
+        for secret in provider_class.secret_objects:
+            if any(item.object_name in spec.paths() for item in secret.data):
+                log.warning(
+                    "%s: %s: allowedUids/allowedGids do not reach the Kubernetes Secret %s that holds it "
+                    "(RBAC decides who reads a Secret)",
+                    args.config,
+                    spec.describe(),
+                    secret.secret_name,
+                )
     log.info(
         "Secrets: %d from secretObjects into namespace %s, through %s",
         len(provider_class.secret_objects),
@@ -213,6 +232,11 @@ def sync_dir(args: argparse.Namespace) -> int:
     from .sinks.directory.sink import DirectorySink, prepare_directory
 
     provider_class = load_provider_class(args.config)
+    for spec in _reader_rules(provider_class):
+        raise ConfigError(
+            f"{args.config}: {spec.describe()}: allowedUids/allowedGids need kvfs mount, which checks every open; "
+            "sync-dir writes plain files that any reader the mode bits allow can open"
+        )
     rotation = _rotation_options(args)
     on_disk = prepare_directory(args.directory, allow_disk=args.allow_disk)  # before any network
     observe = _observability(args, None, rotation)

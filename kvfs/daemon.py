@@ -29,6 +29,7 @@ from .engine.rotation import Rotator, served_from
 from .errors import ConfigError, MountError
 from .observe.wiring import Observability
 from .sinks.base import Publisher, Sink
+from .sinks.fuse.audit import DEFAULT_COALESCE, AuditSink, AuditTrail
 from .sinks.fuse.mountpoint import mount_options, raise_max_background
 from .sinks.fuse.operations import KvfsOperations
 from .sinks.fuse.sink import FuseSink
@@ -63,6 +64,8 @@ class MountOptions:
     allow_other: bool = True
     split_cert_files: bool = False  # <alias>.crt and <alias>.key beside every certificate's file
     cache: CacheLimits = field(default_factory=CacheLimits)  # content of pattern matches, fetched on open
+    audit: AuditSink | None = None  # --audit-log, opened (and so checked) before anything is mounted
+    audit_coalesce: float = DEFAULT_COALESCE
 
 
 def open_backend(
@@ -234,7 +237,10 @@ async def run_mount(
         initial = await engine.load()
         store = Store()
         content = LazyContent(_fetcher(backend), mount.cache) if lazy else None
-        operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid, lazy=content)
+        audit = AuditTrail(mount.audit, coalesce=mount.audit_coalesce) if mount.audit is not None else None
+        if audit is not None:
+            await nursery.start(audit.run)
+        operations = KvfsOperations(store, uid=mount.uid, gid=mount.gid, lazy=content, audit=audit)
         files = FuseSink(store, operations)
         await files.publish(initial)
         hooks = ChangeHooks(rotation.hooks, mount.mountpoint)
@@ -273,6 +279,7 @@ async def run_mount(
             await engine.start_rotation(nursery)
             await pyfuse3.main()
             log.info("unmounted %s; FUSE requests served: %s", mount.mountpoint, dict(operations.requests))
+
             engine.log_summary(secrets)
         finally:
             pyfuse3.close(unmount=True)

@@ -32,6 +32,8 @@ class FileContent:
     mtime_ns: int
     version: str = ""
     lazy: LazyRef | None = None
+    # The object this file serves: who may open it, and what an audit event names.
+    spec: ObjectSpec | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

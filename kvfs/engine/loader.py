@@ -95,7 +95,10 @@ def lazy_files_for(spec: ObjectSpec, listed: VersionInfo) -> list[FileContent]:
     updated = listed.updated or listed.created
     mtime_ns = int(updated.timestamp() * 1_000_000_000) if updated else time.time_ns()
     paths = spec.file_names()
-    return [FileContent(path, b"", spec.permission, mtime_ns, lazy=LazyRef(spec, mtime_ns, path)) for path in paths]
+    return [
+        FileContent(path, b"", spec.permission, mtime_ns, lazy=LazyRef(spec, mtime_ns, path), spec=spec)
+        for path in paths
+    ]
 
 
 def matches(pattern: ObjectSpec, listing: dict[str, VersionInfo]) -> list[tuple[ObjectSpec, VersionInfo]]:
@@ -112,7 +115,9 @@ def files_for(spec: ObjectSpec, materials: list[Material], *, split: bool = Fals
     for position, material in enumerate(materials):
         base = f"{spec.alias}/{position}" if spec.version_history else spec.alias
         for suffix, data in render(spec, material, split=split):
-            files.append(FileContent(base + suffix, data, spec.permission, _mtime_ns(material), material.info.version))
+            files.append(
+                FileContent(base + suffix, data, spec.permission, _mtime_ns(material), material.info.version, spec=spec)
+            )
     return files
 
 

@@ -106,6 +106,7 @@ class _StateCollector(Collector):
             yield GaugeMetricFamily(
                 "kvfs_fuse_open_handles", "Open file and directory handles", value=s.operations.handles_open
             )
+            yield from self._opens(s.operations)
         if s.hooks is not None:
             hooks = CounterMetricFamily(
                 "kvfs_hook_runs", "Change hook runs by hook and outcome", labels=["hook", "outcome"]
@@ -119,6 +120,33 @@ class _StateCollector(Collector):
             yield from self._lazy(s.lazy)
         if s.tokens is not None:
             yield from self._tokens(s.tokens)
+
+    @staticmethod
+    def _opens(operations: KvfsOperations) -> Iterator[Metric]:
+        opens = CounterMetricFamily(
+            "kvfs_file_opens", "Opens of files by alias and outcome (ok, denied, failed)", labels=["alias", "outcome"]
+        )
+        for (alias, outcome), count in sorted(operations.opens.items()):
+            opens.add_metric([alias, outcome], count)
+        yield opens
+        denied = sum(count for (_, outcome), count in operations.opens.items() if outcome == "denied")
+        yield CounterMetricFamily(
+            "kvfs_file_opens_denied", "Opens refused by allowedUids/allowedGids (EACCES)", value=denied
+        )
+        if operations.audit is not None:
+            stats = operations.audit.stats
+            yield CounterMetricFamily("kvfs_audit_events", "Audit lines written for opens", value=stats.events)
+            yield CounterMetricFamily(
+                "kvfs_audit_opens_coalesced", "Opens counted into an earlier audit line", value=stats.opens_coalesced
+            )
+            yield CounterMetricFamily(
+                "kvfs_audit_opens_dropped",
+                "Opens in no audit line: the queue was full or the audit log could not be written",
+                value=stats.dropped,
+            )
+            yield GaugeMetricFamily(
+                "kvfs_audit_events_pending", "Audit lines waiting to be written", value=operations.audit.pending
+            )
 
     @staticmethod
     def _lazy(content: LazyContent) -> Iterator[Metric]:

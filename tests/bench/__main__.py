@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from tests.bench import (
+    bench_audit,
     bench_chaos,
     bench_container,
     bench_directory,
@@ -31,6 +32,7 @@ BENCHMARKS = {
     "directory": bench_directory.run,
     "lazy": bench_lazy.run,
     "scale": bench_scale.run,
+    "audit": bench_audit.run,
     "soak": bench_soak.run,
     "chaos": bench_chaos.run,
     "fuzz": bench_fuzz.run,

@@ -223,6 +223,21 @@ def test_rotation_updates_each_secret_using_a_changed_object_once_and_nothing_el
     assert "a-2" not in kvfs.stderr and "a-1" not in kvfs.stderr
 
 
+def test_reader_rules_do_not_reach_secrets_and_sync_says_so(
+    vault: FakeVault, sync: Sync, admin_kubectl: Kubectl
+) -> None:
+    vault.set_secret("db", "db-1")
+    objects: list[dict[str, object]] = [{"objectName": "db", "objectType": "secret", "allowedUids": [1000]}]
+    secret_objects: list[dict[str, object]] = [
+        {"secretName": "db", "type": "Opaque", "data": [{"objectName": "db", "key": "password"}]}
+    ]
+    result = sync.once(objects, secret_objects)
+    assert result.returncode == 0, result.stderr
+    warning = 'objects[0] (objectName "db"): allowedUids/allowedGids do not reach the Kubernetes Secret db'
+    assert warning in result.stderr
+    assert data_of(admin_kubectl, "db") == {"password": b"db-1"}
+
+
 # -- garbage collection: every consuming pod owns the Secret ----------------------------------------
 
 

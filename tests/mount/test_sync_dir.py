@@ -195,3 +195,16 @@ def test_secret_sync_works_in_this_mode_too(
     assert (memory_dir / "db").read_text() == "db-v1"
     secret = kube.secret(DEFAULT_NAMESPACE, "db")
     assert secret is not None and base64.b64decode(secret["data"]["password"]) == b"db-v1"
+
+
+def test_reader_rules_are_refused_because_plain_files_cannot_enforce_them(
+    filled_vault: FakeVault, memory_dir: Path, tmp_path: Path
+) -> None:
+    spc = write_class(filled_vault, tmp_path, [{"objectName": "db", "objectType": "secret", "allowedUids": [1000]}])
+    refused = run_once(filled_vault, spc, memory_dir)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f'kvfs: error: {spc}: objects[0] (objectName "db"): allowedUids/allowedGids need kvfs mount, which checks '
+        "every open; sync-dir writes plain files that any reader the mode bits allow can open"
+    )
+    assert not memory_dir.exists() and filled_vault.requests() == []

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import pyfuse3
 
 from ...engine.lazy import FetchFailed, LazyContent
+from .access import may_open
+from .audit import AuditTrail
 from .store import ROOT_INODE, Node, Store
 
 CACHE_TIMEOUT = 300.0  # seconds the kernel may cache entries and attributes; rotation invalidates explicitly
@@ -34,10 +36,14 @@ class KvfsOperations(pyfuse3.Operations):
     enable_writeback_cache = False
     enable_acl = False
 
-    def __init__(self, store: Store, *, uid: int, gid: int, lazy: LazyContent | None = None) -> None:
+    def __init__(
+        self, store: Store, *, uid: int, gid: int, lazy: LazyContent | None = None, audit: AuditTrail | None = None
+    ) -> None:
         super().__init__()
         self._store = store
         self.lazy = lazy
+        self.audit = audit
+        self.opens: Counter[tuple[str, str]] = Counter()  # (alias, outcome: ok, denied, failed), for metrics
         self._uid = uid
         self._gid = gid
         self._lookups: Counter[int] = Counter()
@@ -134,11 +140,36 @@ class KvfsOperations(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EISDIR)
         if flags & _WRITE_FLAGS:
             raise _refuse()
+        alias = node.spec.alias if node.spec is not None else node.name.decode(errors="replace")
+        allowed = may_open(node.spec, ctx.uid, ctx.gid, ctx.pid)
+        if self.audit is not None:
+            self.audit.record(node, self._path, ctx.uid, ctx.gid, ctx.pid, allowed)
+        if not allowed:
+            self.opens[(alias, "denied")] += 1
+            raise pyfuse3.FUSEError(errno.EACCES)
         if node.lazy is not None:
-            return await self._open_lazy(node)
+            try:
+                info = await self._open_lazy(node)
+            except pyfuse3.FUSEError:
+                self.opens[(alias, "failed")] += 1
+                raise
+            self.opens[(alias, "ok")] += 1
+            return info
+        self.opens[(alias, "ok")] += 1
         fh = next(self._handles)
         self._open_files[fh] = node.data
         return pyfuse3.FileInfo(fh=fh, keep_cache=True)
+
+    def _path(self, node: Node) -> str:
+        """The node's path in the mount (``conf/db.txt``)."""
+        parts = [node.name]
+        while node.parent != ROOT_INODE:
+            parent = self._store.current.nodes.get(node.parent) or self._retired.get(node.parent)
+            if parent is None:  # a folder gone with the file the kernel still holds
+                break
+            node = parent
+            parts.append(node.name)
+        return b"/".join(reversed(parts)).decode(errors="replace")
 
     async def _open_lazy(self, node: Node) -> pyfuse3.FileInfo:
         """Fetch on first open (or after the TTL). Until then the size was unknown (0, never cached by

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pyfuse3
 
+from ...config import ObjectSpec
 from ...content.files import FileContent, LazyRef
 
 ROOT_INODE: int = pyfuse3.ROOT_INODE
@@ -33,6 +34,7 @@ class Node:
     data: bytes = field(default=b"", repr=False)
     version: str = ""
     lazy: LazyRef | None = None  # content fetched on open (``data`` stays empty)
+    spec: ObjectSpec | None = field(default=None, compare=False, repr=False)  # None for folders
 
     @property
     def is_dir(self) -> bool:
@@ -149,7 +151,9 @@ class Store:
                 inode = self._allocate()
             identity[f.path] = (digest, f.permission, f.mtime_ns, inode)
             name = parts[-1].encode()
-            nodes[inode] = Node(inode, parent, name, stat.S_IFREG | f.permission, f.mtime_ns, f.data, f.version, f.lazy)
+            nodes[inode] = Node(
+                inode, parent, name, stat.S_IFREG | f.permission, f.mtime_ns, f.data, f.version, f.lazy, f.spec
+            )
             children[parent][name] = inode
             dir_mtime[parent] = max(dir_mtime.get(parent, 0), f.mtime_ns)
 
