@@ -710,6 +710,17 @@ def test_a_surrogate_escape_in_an_alias_is_refused_as_go_yaml_refuses_it() -> No
     )
 
 
+def test_an_escape_beyond_unicode_names_the_line() -> None:
+    """Found by the long fuzz: PyYAML's scanner raised ValueError from chr() on "\\U10010000"."""
+    for text in (
+        BASE.replace("name: app-kv", 'name: "\\U10010000"'),
+        BASE.replace("objectAlias: password", 'objectAlias: "\\U00110000"'),
+    ):
+        message = check(text, "regressions")
+        assert isinstance(message, str) and "an escape names no Unicode character" in message, message
+        assert re.search(r"invalid YAML at line \d+, column \d+", message), message
+
+
 def test_an_unquoted_date_is_a_string_as_kubernetes_reads_it() -> None:
     result = check(BASE.replace("name: app-kv", "name: 2024-01-01"), "regressions")
     assert isinstance(result, ProviderClass) and result.name == "2024-01-01"

@@ -121,11 +121,17 @@ def _load(loader: yaml.BaseLoader, text: str, where: str, what: str, ctx: Contex
     except yaml.YAMLError as exc:
         ctx.fail(where, _yaml_problem(exc, text, what))
     except RecursionError:  # the composer and constructor recurse once per level of nesting
-        mark = loader.get_mark()
-        ctx.fail(where, f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}{what}: nested too deeply")
+        ctx.fail(where, f"invalid YAML{_at(loader)}{what}: nested too deeply")
+    except ValueError:  # the scanner's chr() on an escape such as "\U10010000", beyond U+10FFFF
+        ctx.fail(where, f"invalid YAML{_at(loader)}{what}: an escape names no Unicode character (above U+10FFFF)")
     finally:
         loader.dispose()
     return documents
+
+
+def _at(loader: yaml.BaseLoader) -> str:
+    mark = loader.get_mark()
+    return f" at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def load_documents(text: str, ctx: Context) -> list[Any]:

@@ -88,6 +88,7 @@ def run() -> None:
         print(f"other tests of the file that did not pass: {', '.join(others)}")
     if status != 0:
         print(f"to repeat: KVFS_FUZZ_EXAMPLES={examples} KVFS_FUZZ_SEED={seed} .venv/bin/python -m tests.bench fuzz")
+        sys.exit(f"fuzz: pytest exited {status}")
 
 
 if __name__ == "__main__":
