@@ -410,7 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     fake = commands.add_parser("fake-vault", help="run kvfs's fake Key Vault (HTTPS, with its own token authority)")
     _add_logging_options(fake, defaults=False)
-    fake.add_argument("--state-dir", type=Path, required=True, help="where fake-vault.json, the CA and token go")
+    fake.add_argument(
+        "--state-dir",
+        type=Path,
+        required=True,
+        help="where fake-vault.json (vault_url, authority_host, tenant_id, client_id, client_secret, token_file, "
+        "ca_file, imds_url), the CA and the federated token go; MSAL-based credentials such as "
+        "ClientSecretCredential need disable_instance_discovery=True against it",
+    )
     fake.add_argument("--port", type=_non_negative_int, default=0, help="port on 127.0.0.1 (default: any free one)")
     fake.add_argument("--seed", type=Path, help="YAML file of secrets, keys and certificates to create")
     fake.add_argument("--demo-objects", action="store_true", help="create the demo secret, key and certificate")

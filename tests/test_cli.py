@@ -152,7 +152,7 @@ def test_fake_vault_command_writes_its_state_and_serves_the_sdk(tmp_path: Path) 
     import json
     import signal
 
-    from azure.identity import WorkloadIdentityCredential
+    from azure.identity import ClientSecretCredential, WorkloadIdentityCredential
     from azure.keyvault.secrets import SecretClient
 
     from tests.helpers import wait_for
@@ -169,7 +169,10 @@ def test_fake_vault_command_writes_its_state_and_serves_the_sdk(tmp_path: Path) 
     try:
         info_file = wait_for(lambda: (state / "fake-vault.json").is_file() and state / "fake-vault.json", timeout=30)
         info = json.loads(info_file.read_text())
-        assert set(info) >= {"vault_url", "authority_host", "tenant_id", "client_id", "token_file", "ca_file"}
+        assert set(info) >= {
+            "vault_url", "authority_host", "tenant_id", "client_id", "client_secret", "token_file", "ca_file"
+        }  # fmt: skip
+        assert (state / "fake-vault.json").stat().st_mode & 0o777 == 0o600  # it holds a (fake) client secret
         credential = WorkloadIdentityCredential(
             tenant_id=info["tenant_id"],
             client_id=info["client_id"],
@@ -181,6 +184,15 @@ def test_fake_vault_command_writes_its_state_and_serves_the_sdk(tmp_path: Path) 
             info["vault_url"], credential, verify_challenge_resource=False, connection_verify=info["ca_file"]
         )
         assert client.get_secret("seeded").value == "from-the-seed"
+        # An MSAL-based credential works offline once told not to look the authority up (instance discovery).
+        secret_credential = ClientSecretCredential(
+            info["tenant_id"], info["client_id"], info["client_secret"], authority=info["authority_host"],
+            connection_verify=info["ca_file"], disable_instance_discovery=True,
+        )  # fmt: skip
+        other = SecretClient(
+            info["vault_url"], secret_credential, verify_challenge_resource=False, connection_verify=info["ca_file"]
+        )
+        assert other.get_secret("seeded").value == "from-the-seed"
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=20)

@@ -149,7 +149,7 @@ class FakeVault:
                 raise
             self._port = server.server_address[1]
             self._imds_port = imds_server.server_address[1]
-            base = f"https://{_url_host(self.host)}:{self._port}"
+            base = f"https://{_url_host(self.host)}" + ("" if self._port == 443 else f":{self._port}")
             self._state.vault_url = base + "/"
             self._authority.authority_host = base
             self._cluster.issuer = base + "/oidc"
@@ -169,7 +169,7 @@ class FakeVault:
                 thread.start()
                 self._serving.append((each, thread))
             if self.state_dir is not None:
-                _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info(), indent=2) + "\n")
+                _write_atomic(self.state_dir / INFO_FILE, json.dumps(self.info(), indent=2) + "\n", mode=0o600)
             return self
 
     def _prepare_files_dir(self) -> Path:
@@ -271,6 +271,7 @@ class FakeVault:
             "authority_host": self.authority_host,
             "tenant_id": self.tenant_id,
             "client_id": self.client_id,
+            "client_secret": self.client_secret,  # accepted too: ClientSecretCredential works
             "token_file": str(self.token_file),
             "ca_file": str(self.ca_file),
             "imds_url": self.imds_url,

@@ -209,10 +209,11 @@ class VaultState:
     # -- reads -----------------------------------------------------------------------------
 
     def get(self, collection: str, name: str, version: str = "") -> dict[str, Any]:
-        """GET one version (``""`` = the current one). Disabled versions are refused with 403."""
+        """GET one version (``""`` = the current one). A disabled secret version is refused with 403; a
+        disabled key or certificate is returned with ``enabled: false``, as Key Vault does."""
         with self._lock:
             item, v = self._version(collection, name, version)
-            if not v.enabled:
+            if not v.enabled and collection == "secrets":
                 raise disabled(collection)
             return bundles.bundle(self.vault_url, collection, item, v)
 
@@ -237,15 +238,18 @@ class VaultState:
     def list_versions_page(
         self, collection: str, name: str, *, maxresults: int, skiptoken: str | None
     ) -> tuple[list[dict], str | None]:
-        """One page of an object's versions, oldest first (404 when the object does not exist)."""
+        """One page of an object's versions, oldest first (none, not 404, when the object does not exist)."""
         marker = 0
         if skiptoken:
             try:
                 marker = int(decode_skiptoken(skiptoken))
             except ValueError as exc:
                 raise bad_parameter("The $skiptoken is not valid.") from exc
+        check_name(name)
         with self._lock:
-            item = self._item(collection, name)
+            item = self._items[collection].get(name.lower())
+            if item is None:
+                return [], None
             rest = [v for v in item.versions if v.seq > marker]
             page = rest[:maxresults]
             out = [bundles.list_item(self.vault_url, collection, item, v, versioned_id=True) for v in page]

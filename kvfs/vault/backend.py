@@ -180,13 +180,23 @@ class VaultBackend:
         version = spec.version if version is None else version
         options = _call_options(retry)
         try:
+            material: Material
             if spec.type == "secret":
-                return self._secret(spec.name, version, options)
-            if spec.type == "key":
-                return self._key(spec.name, version, options)
-            return self._certificate(spec.name, version, options)
+                material = self._secret(spec.name, version, options)
+            elif spec.type == "key":
+                material = self._key(spec.name, version, options)
+            else:
+                material = self._certificate(spec.name, version, options)
         except Exception as exc:
             raise translate_error(exc, spec, what=describe(spec, version)) from None
+        if not material.info.enabled:
+            # Key Vault returns a disabled key or certificate (200, enabled: false), and the provider serves
+            # it; only secrets answer 403. kvfs treats every kind alike: a disabled version is not served.
+            raise ObjectDisabled(
+                f"{describe(spec, version)} is disabled in the vault (kvfs serves no disabled version of any kind)",
+                object_name=spec.name,
+            )
+        return material
 
     def list_sync(self, kind: str, *, retry: bool = True) -> tuple[dict[str, VersionInfo], int]:
         """The current version of every object of a kind, by lower-case name, and the list calls it took.

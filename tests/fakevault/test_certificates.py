@@ -156,7 +156,11 @@ def test_pem_to_pkcs12_and_policy(fv: FakeVault, rsa_chain: Chain, certs_client:
 
 
 def test_new_version_and_disable(
-    fv: FakeVault, rsa_chain: Chain, certs_client: CertificateClient, secrets_client: SecretClient
+    fv: FakeVault,
+    rsa_chain: Chain,
+    certs_client: CertificateClient,
+    secrets_client: SecretClient,
+    keys_client: KeyClient,
 ) -> None:
     pem = _pem(rsa_chain, rsa_chain.leaf)
     first = fv.import_certificate("versioned", pem)
@@ -166,10 +170,13 @@ def test_new_version_and_disable(
     assert versions == [first, second]
     assert [p.version for p in secrets_client.list_properties_of_secret_versions("versioned")] == [first, second]
     certs_client.update_certificate_properties("versioned", second, enabled=False)
-    for get in (lambda: certs_client.get_certificate("versioned"), lambda: secrets_client.get_secret("versioned")):
-        with pytest.raises(HttpResponseError) as excinfo:
-            get()
-        assert excinfo.value.status_code == 403
+    # As Key Vault answers: the certificate and its key are returned disabled; only the secret is 403.
+    certificate = certs_client.get_certificate("versioned")
+    assert (certificate.properties.version, certificate.properties.enabled) == (second, False)
+    assert keys_client.get_key("versioned").properties.enabled is False
+    with pytest.raises(HttpResponseError) as excinfo:
+        secrets_client.get_secret("versioned")
+    assert excinfo.value.status_code == 403 and excinfo.value.error.innererror == {"code": "SecretDisabled"}
     fv.set_enabled("certificates", "versioned", enabled=True)
     assert secrets_client.get_secret("versioned").properties.version == second
 

@@ -24,6 +24,7 @@ INFO_KEYS = {
     "vault_url",
     "authority_host",
     "tenant_id",
+    "client_secret",
     "client_id",
     "token_file",
     "ca_file",
@@ -150,3 +151,14 @@ def test_demo_objects(
     assert pem.properties.content_type == "application/x-pem-file"
     assert pem.value.count("BEGIN CERTIFICATE") == 2
     assert cert.policy.san_dns_names == ["demo.kvfs.local"]
+
+
+def test_on_port_443_the_urls_carry_no_port(tmp_path: Path) -> None:
+    """Clients compare authorities and vault URLs as strings: the default port is left out, as Azure's are."""
+    with FakeVault(state_dir=tmp_path, port=443) as fv:
+        assert (fv.vault_url, fv.authority_host) == ("https://127.0.0.1/", "https://127.0.0.1")
+        fv.set_secret("plain", "on 443")
+        credential = workload_credential(fv)
+        with SecretClient(fv.vault_url, credential, **client_options(fv)) as client:
+            assert client.get_secret("plain").value == "on 443"
+        credential.close()
