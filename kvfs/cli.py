@@ -419,6 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
         "ClientSecretCredential need disable_instance_discovery=True against it",
     )
     fake.add_argument("--port", type=_non_negative_int, default=0, help="port on 127.0.0.1 (default: any free one)")
+    fake.add_argument(
+        "--vault-name",
+        metavar="NAME",
+        help="serve as https://NAME.vault.azure.net (its TLS certificate names it) so clients keep challenge-resource "
+        "verification on: map the name to 127.0.0.1 (e.g. in /etc/hosts) and, as root, use --port 443",
+    )
     fake.add_argument("--seed", type=Path, help="YAML file of secrets, keys and certificates to create")
     fake.add_argument("--demo-objects", action="store_true", help="create the demo secret, key and certificate")
     fake.add_argument(

@@ -320,7 +320,10 @@ def fake_vault(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    fv = FakeVault(state_dir=args.state_dir, port=args.port, throttle=args.throttle)
+    try:
+        fv = FakeVault(state_dir=args.state_dir, port=args.port, throttle=args.throttle, vault_name=args.vault_name)
+    except ValueError as exc:
+        raise ConfigError(f"--vault-name: {exc}") from None
     with fv:
         try:
             if args.seed is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import ssl
 import tempfile
@@ -55,6 +56,9 @@ def _write_atomic(path: Path, data: str, mode: int = 0o644) -> None:
         raise
 
 
+_VAULT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]")
+
+
 def _url_host(host: str) -> str:
     """The host as clients should address it: wildcard binds become 127.0.0.1, IPv6 gets brackets."""
     if host in ("", "0.0.0.0"):
@@ -92,9 +96,13 @@ class FakeVault:
         resource: str = VAULT_RESOURCE,
         challenge_tenant: str | None = None,
         throttle: tuple[int, float] | None = None,
+        vault_name: str | None = None,
     ) -> None:
+        if vault_name is not None and not _VAULT_NAME.fullmatch(vault_name):
+            raise ValueError(f"{vault_name!r} is not a Key Vault name (3-24 letters, digits and hyphens)")
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.host = host
+        self.vault_name = vault_name
         self.tenant_id = tenant_id
         self.client_id = client_id
         self._challenge_tenant = challenge_tenant or tenant_id
@@ -126,7 +134,8 @@ class FakeVault:
             if self._serving:
                 raise RuntimeError("the fake vault is already running")
             files = self._prepare_files_dir()
-            identities = sorted({"localhost", "127.0.0.1", self.host.strip("[]")} - {"", "0.0.0.0", "::"})
+            names = {"localhost", "127.0.0.1", self.host.strip("[]"), *([self.vault_host] if self.vault_name else [])}
+            identities = sorted(names - {"", "0.0.0.0", "::"})
             leaf = self._ca.issue_cert(*identities, common_name="kvfs fake vault")
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             leaf.configure_cert(context)
@@ -149,8 +158,9 @@ class FakeVault:
                 raise
             self._port = server.server_address[1]
             self._imds_port = imds_server.server_address[1]
-            base = f"https://{_url_host(self.host)}" + ("" if self._port == 443 else f":{self._port}")
-            self._state.vault_url = base + "/"
+            port = "" if self._port == 443 else f":{self._port}"
+            base = f"https://{_url_host(self.host)}{port}"
+            self._state.vault_url = f"https://{self.vault_host}{port}/" if self.vault_name else base + "/"
             self._authority.authority_host = base
             self._cluster.issuer = base + "/oidc"
             if not self._default_credential_added:
@@ -221,6 +231,13 @@ class FakeVault:
         """``https://127.0.0.1:PORT/``: what kvfs gets as the emulator vault URL."""
         self._require_started()
         return self._state.vault_url
+
+    @property
+    def vault_host(self) -> str:
+        """``<vault_name>.vault.azure.net`` when serving as a real vault name (map it to the fake's address)."""
+        if self.vault_name is None:
+            raise RuntimeError("this fake vault serves on its address, not on a vault name")
+        return f"{self.vault_name.lower()}.vault.azure.net"
 
     @property
     def authority_host(self) -> str:
