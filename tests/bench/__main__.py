@@ -1,7 +1,8 @@
 """Run the benchmarks: python -m tests.bench [NAME ...]. Not part of CI.
 
 With no name, every benchmark but the long ones (soak: an hour; chaos and fuzz: long randomised runs of
-what CI runs briefly), which run when named: ``make bench BENCH=soak``.
+what CI runs briefly; conformance: the Azure SDK's own tests, downloaded from PyPI), which run when named:
+``make bench BENCH=soak``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from tests.bench import (
     bench_audit,
     bench_chaos,
+    bench_conformance,
     bench_container,
     bench_directory,
     bench_fuzz,
@@ -36,8 +38,9 @@ BENCHMARKS = {
     "soak": bench_soak.run,
     "chaos": bench_chaos.run,
     "fuzz": bench_fuzz.run,
+    "conformance": bench_conformance.run,
 }
-LONG = {"soak", "chaos", "fuzz"}
+LONG = {"soak", "chaos", "fuzz", "conformance"}
 
 names = sys.argv[1:] or [name for name in BENCHMARKS if name not in LONG]
 for name in names:
