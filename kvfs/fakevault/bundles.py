@@ -141,9 +141,14 @@ def list_item(vault_url: str, collection: str, item: Item, version: Version, *, 
     return certificate_item(vault_url, item, version, versioned_id=versioned_id)
 
 
-def deleted(vault_url: str, collection: str, item: Item, version: Version, deleted_date: int) -> dict[str, Any]:
-    """The body of a delete and of ``GET /deleted{collection}/{name}``."""
-    if collection == "secrets":
+def deleted(
+    vault_url: str, collection: str, item: Item, version: Version, deleted_date: int, *, listed: bool = False
+) -> dict[str, Any]:
+    """The body of a delete and of ``GET /deleted{collection}/{name}``; with ``listed``, an entry of
+    ``GET /deleted{collection}`` (the list item's fields: no value, no key material, no version in the id)."""
+    if listed:
+        out = list_item(vault_url, collection, item, version, versioned_id=False)
+    elif collection == "secrets":
         out = secret(vault_url, item, version, with_value=False)
     else:
         out = bundle(vault_url, collection, item, version)

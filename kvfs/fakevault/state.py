@@ -486,6 +486,35 @@ class VaultState:
             item, when = found
             return bundles.deleted(self.vault_url, collection, item, item.versions[-1], when)
 
+    def list_deleted_page(
+        self, collection: str, *, maxresults: int, skiptoken: str | None
+    ) -> tuple[list[dict], str | None]:
+        """``GET /deleted{collection}``: one page of deleted-but-recoverable objects, ordered by name."""
+        marker = decode_skiptoken(skiptoken) if skiptoken else ""
+        with self._lock:
+            names = sorted(k for k in self._deleted[collection] if k > marker)
+            page = names[:maxresults]
+            out = []
+            for key in page:
+                item, when = self._deleted[collection][key]
+                out.append(bundles.deleted(self.vault_url, collection, item, item.versions[-1], when, listed=True))
+            return out, (encode_skiptoken(page[-1]) if len(names) > maxresults else None)
+
+    def recover(self, collection: str, name: str) -> dict[str, Any]:
+        """``POST /deleted{collection}/{name}/recover``: back with every version (a certificate brings its key
+        and secret back); the answer is the current version, as a GET would give it."""
+        with self._lock:
+            check_name(name)
+            if name.lower() not in self._deleted[collection]:
+                raise not_found(collection, name)
+            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            for coll in related:
+                found = self._deleted[coll].pop(name.lower(), None)
+                if found is not None:
+                    self._items[coll][name.lower()] = found[0]
+            item = self._items[collection][name.lower()]
+            return bundles.bundle(self.vault_url, collection, item, item.versions[-1])
+
     def purge(self, collection: str, name: str) -> None:
         """``DELETE /deleted{collection}/{name}``: forget it; a certificate takes its key and secret along."""
         with self._lock:

@@ -68,6 +68,18 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
     path = "/" + "/".join(segments)
     if head in DELETED:
         collection = DELETED[head]
+        if len(segments) == 1 or segments[1:] == [""]:
+            if method != "GET":
+                raise _method_not_allowed(method, path)
+            maxresults = _maxresults(query)
+            items, marker = state.list_deleted_page(
+                collection, maxresults=maxresults, skiptoken=query.get("$skiptoken")
+            )
+            return _page(state, head, query, items, marker, maxresults)
+        if len(segments) == 3 and segments[2] == "recover":
+            if method != "POST":
+                raise _method_not_allowed(method, path)
+            return 200, state.recover(collection, segments[1])
         if len(segments) != 2 or not segments[1]:
             raise FakeVaultError(404, "NotFound", f"No route for {path}.")
         if method == "GET":

@@ -8,9 +8,12 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.core.rest import HttpRequest
 from azure.identity import WorkloadIdentityCredential
+from azure.keyvault.certificates import CertificateClient
+from azure.keyvault.keys import KeyClient
 from azure.keyvault.secrets import SecretClient
 
 from kvfs.fakevault import FakeVault, FakeVaultError
+from tests.pki import make_chain
 
 from .conftest import raw_call, statuses
 
@@ -168,6 +171,40 @@ def test_delete_and_purge(fv: FakeVault, secrets_client: SecretClient) -> None:
     assert excinfo.value.status_code == 409
     secrets_client.purge_deleted_secret("doomed")
     assert secrets_client.set_secret("doomed", "again").value == "again"
+
+
+def test_deleted_secrets_are_listed_and_recovered_with_every_version(
+    fv: FakeVault, secrets_client: SecretClient
+) -> None:
+    for name in ("gone-a", "gone-b", "gone-c"):
+        fv.set_secret(name, f"{name} v1")
+    fv.set_secret("gone-b", "gone-b v2")
+    fv.set_secret("kept", "x")
+    for name in ("gone-a", "gone-b", "gone-c"):
+        secrets_client.begin_delete_secret(name).result()
+    listed = list(secrets_client.list_deleted_secrets(max_page_size=2))  # paged: 2, then 1
+    assert [d.name for d in listed] == ["gone-a", "gone-b", "gone-c"]
+    assert all(d.recovery_id and d.deleted_date and d.scheduled_purge_date for d in listed)
+    recovered = secrets_client.begin_recover_deleted_secret("gone-b").result()
+    assert recovered.name == "gone-b"
+    assert secrets_client.get_secret("gone-b").value == "gone-b v2"
+    assert len(list(secrets_client.list_properties_of_secret_versions("gone-b"))) == 2
+    assert [d.name for d in secrets_client.list_deleted_secrets()] == ["gone-a", "gone-c"]
+    with pytest.raises(ResourceNotFoundError):
+        secrets_client.begin_recover_deleted_secret("kept").result()  # not deleted: nothing to recover
+
+
+def test_a_recovered_certificate_brings_its_key_and_secret_back(
+    fv: FakeVault, certs_client: CertificateClient, secrets_client: SecretClient, keys_client: KeyClient
+) -> None:
+    fv.import_certificate("web", make_chain("p256").pfx())
+    certs_client.begin_delete_certificate("web").result()
+    assert [c.name for c in certs_client.list_deleted_certificates()] == ["web"]
+    assert [k.name for k in keys_client.list_deleted_keys()] == ["web"]
+    certs_client.begin_recover_deleted_certificate("web").result()
+    assert certs_client.get_certificate("web").name == "web"
+    assert secrets_client.get_secret("web").value and keys_client.get_key("web").name == "web"
+    assert list(certs_client.list_deleted_certificates()) == []
 
 
 def test_direct_api_errors(fv: FakeVault) -> None:
