@@ -8,8 +8,10 @@ body. Names are case-insensitive, as in Key Vault; the spelling of the first ver
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
+import secrets as secrets_module
 import threading
 import time
 import uuid
@@ -21,6 +23,7 @@ from . import bundles, certs, keys
 from .errors import FakeVaultError, bad_parameter, disabled, not_found
 
 COLLECTIONS = ("secrets", "keys", "certificates")
+BACKUP_PREFIX = "kvfs-fake-vault-backup:"  # restore accepts only blobs this fake made
 NAME_RE = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
 PAGE_SIZE = 25
 #: The service's limit on a secret value (bytes, UTF-8).
@@ -139,6 +142,9 @@ class VaultState:
         self._clock = clock
         self._items: dict[str, dict[str, Item]] = {c: {} for c in COLLECTIONS}
         self._deleted: dict[str, dict[str, tuple[Item, int]]] = {c: {} for c in COLLECTIONS}
+        # Backups by token: copies kept here, so a blob is opaque, restores only into this fake, and carries
+        # nothing a client could make the server execute.
+        self._backups: dict[str, tuple[str, dict[str, Item]]] = {}
         self._seq = 0
         #: Base of every id, ``https://host:port/``; set by the server once it listens.
         self.vault_url = UNSTARTED_URL
@@ -512,6 +518,51 @@ class VaultState:
                 found = self._deleted[coll].pop(name.lower(), None)
                 if found is not None:
                     self._items[coll][name.lower()] = found[0]
+            item = self._items[collection][name.lower()]
+            return bundles.bundle(self.vault_url, collection, item, item.versions[-1])
+
+    # -- backup and restore ---------------------------------------------------------------------------
+
+    def backup(self, collection: str, name: str) -> dict[str, Any]:
+        """``POST /{collection}/{name}/backup``: an opaque blob of every version (a certificate's with its
+        key and secret)."""
+        with self._lock:
+            item = self._item(collection, name)
+            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            copies = {
+                coll: copy.deepcopy(self._items[coll][item.name.lower()])
+                for coll in related
+                if item.name.lower() in self._items[coll]
+            }
+            token = secrets_module.token_urlsafe(24)
+            self._backups[token] = (collection, copies)
+            blob = base64.urlsafe_b64encode(f"{BACKUP_PREFIX}{collection}:{token}".encode()).decode().rstrip("=")
+            return {"value": blob}
+
+    def restore(self, collection: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /{collection}/restore``: the object back from a blob of this fake, if its name is free."""
+        blob = body.get("value")
+        if not isinstance(blob, str):
+            raise bad_parameter("The backup blob 'value' must be a string.")
+        try:
+            text = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
+            text = ""
+        kind, _, token = text.removeprefix(BACKUP_PREFIX).partition(":")
+        with self._lock:
+            found = self._backups.get(token) if text.startswith(BACKUP_PREFIX) else None
+            if found is None or kind != collection or found[0] != collection:
+                raise bad_parameter("Backup blob contains invalid or corrupt version.")
+            copies = found[1]
+            name = copies[collection].name
+            for coll in copies:
+                self._check_not_deleted(coll, name)
+                if name.lower() in self._items[coll]:
+                    raise FakeVaultError(
+                        409, "Conflict", f"{coll[:-1].capitalize()} {name} already exists; it cannot be restored."
+                    )
+            for coll, item in copies.items():
+                self._items[coll][name.lower()] = copy.deepcopy(item)
             item = self._items[collection][name.lower()]
             return bundles.bundle(self.vault_url, collection, item, item.versions[-1])
 

@@ -99,6 +99,8 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
         return _page(state, collection, query, items, marker, maxresults)
 
     name = rest[0]
+    if rest == ["restore"] and method == "POST":  # GET /secrets/restore is still a secret named "restore"
+        return 200, state.restore(collection, _json_body(body))
     if len(rest) == 1:
         if method == "GET":
             return 200, state.get(collection, name)
@@ -121,6 +123,8 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
             collection, name, maxresults=maxresults, skiptoken=query.get("$skiptoken")
         )
         return _page(state, f"{collection}/{quote(name)}/versions", query, items, marker, maxresults)
+    if sub == "backup" and method == "POST":
+        return 200, state.backup(collection, name)
     if collection == "keys" and sub == "create" and method == "POST":
         return 200, state.create_key(name, _json_body(body))
     if collection == "certificates" and sub == "import" and method == "POST":

@@ -207,6 +207,35 @@ def test_a_recovered_certificate_brings_its_key_and_secret_back(
     assert list(certs_client.list_deleted_certificates()) == []
 
 
+def test_backup_and_restore_bring_back_every_version_only_into_a_free_name(
+    fv: FakeVault, secrets_client: SecretClient, certs_client: CertificateClient, keys_client: KeyClient
+) -> None:
+    fv.set_secret("saved", "v1")
+    fv.set_secret("saved", "v2")
+    blob = secrets_client.backup_secret("saved")
+    assert isinstance(blob, bytes) and b"v2" not in blob  # opaque, no value inside
+    with pytest.raises(HttpResponseError) as taken:
+        secrets_client.restore_secret_backup(blob)
+    assert taken.value.status_code == 409  # the name exists
+    secrets_client.begin_delete_secret("saved").result()
+    secrets_client.purge_deleted_secret("saved")
+    assert secrets_client.restore_secret_backup(blob).name == "saved"
+    assert secrets_client.get_secret("saved").value == "v2"
+    assert len(list(secrets_client.list_properties_of_secret_versions("saved"))) == 2
+    with pytest.raises(HttpResponseError) as corrupt:
+        secrets_client.restore_secret_backup(b"not a backup of this fake")
+    assert corrupt.value.status_code == 400
+    with pytest.raises(HttpResponseError):
+        keys_client.restore_key_backup(blob)  # a secret's blob is not a key's
+
+    fv.import_certificate("web", make_chain("p256").pfx())
+    cert_blob = certs_client.backup_certificate("web")
+    certs_client.begin_delete_certificate("web").result()
+    certs_client.purge_deleted_certificate("web")
+    assert certs_client.restore_certificate_backup(cert_blob).name == "web"
+    assert secrets_client.get_secret("web").value and keys_client.get_key("web").name == "web"
+
+
 def test_direct_api_errors(fv: FakeVault) -> None:
     with pytest.raises(FakeVaultError) as excinfo:
         fv.set_secret("bad name", "x")
