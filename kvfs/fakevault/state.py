@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import bundles, certs, keys
+from . import bundles, certs, keyops, keys
 from .errors import FakeVaultError, bad_parameter, disabled, not_found
 
 COLLECTIONS = ("secrets", "keys", "certificates")
@@ -520,6 +520,24 @@ class VaultState:
                     self._items[coll][name.lower()] = found[0]
             item = self._items[collection][name.lower()]
             return bundles.bundle(self.vault_url, collection, item, item.versions[-1])
+
+    # -- key operations --------------------------------------------------------------------------------
+
+    def key_operation(self, name: str, version: str, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /keys/{name}/{version}/{operation}`` (version may be empty: the current one)."""
+        with self._lock:
+            item, v = self._version("keys", name, version)
+            if not v.enabled:
+                raise disabled("keys", keyops.KEY_OP[operation])
+            assert v.jwk is not None
+            allowed = v.key_ops if v.key_ops is not None else keys.default_ops(v.jwk["kty"])
+            if keyops.KEY_OP[operation] not in allowed:
+                raise FakeVaultError(
+                    403, "Forbidden", f"Operation {keyops.KEY_OP[operation]} is not permitted on this key."
+                )
+            jwk = dict(v.jwk)
+            kid = bundles.object_id(self.vault_url, "keys", item.name, v.id)
+        return {"kid": kid, **keyops.operate(operation, jwk, body)}  # the arithmetic outside the lock
 
     # -- backup and restore ---------------------------------------------------------------------------
 

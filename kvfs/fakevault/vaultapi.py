@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .errors import FakeVaultError, bad_parameter
+from .keyops import OPERATIONS
 from .state import COLLECTIONS, PAGE_SIZE, VaultState
 
 DELETED = {f"deleted{c}": c for c in COLLECTIONS}
@@ -114,6 +115,9 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
             return 200, state.delete(collection, name)
         raise _method_not_allowed(method, path)
 
+    if collection == "keys" and method == "POST" and rest[-1] in OPERATIONS and len(rest) in (2, 3):
+        version = rest[1] if len(rest) == 3 else ""  # JavaScript's empty version: /keys/NAME//sign
+        return 200, state.key_operation(name, version, rest[-1], _json_body(body))
     if len(rest) != 2:
         raise FakeVaultError(404, "NotFound", f"No route for {path}.")
     sub = rest[1]
