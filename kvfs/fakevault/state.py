@@ -62,6 +62,12 @@ class Item:
     policy: dict[str, Any] | None = None  # certificates
 
 
+def _with_parts(collection: str) -> tuple[str, ...]:
+    """The collections an object of ``collection`` spans: a certificate is also a key and a secret of its name,
+    deleted, recovered, backed up and purged together."""
+    return ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+
+
 def check_collection(collection: str) -> None:
     if collection not in COLLECTIONS:
         raise ValueError(f"collection must be one of {', '.join(COLLECTIONS)}, not {collection!r}")
@@ -476,7 +482,7 @@ class VaultState:
                     f"The {collection[:-1]} {item.name} is managed by a certificate; delete the certificate instead.",
                 )
             now = self._now()
-            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            related = _with_parts(collection)
             for coll in related:
                 moved = self._items[coll].pop(name.lower(), None)
                 if moved is not None:
@@ -513,7 +519,7 @@ class VaultState:
             check_name(name)
             if name.lower() not in self._deleted[collection]:
                 raise not_found(collection, name)
-            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            related = _with_parts(collection)
             for coll in related:
                 found = self._deleted[coll].pop(name.lower(), None)
                 if found is not None:
@@ -546,7 +552,7 @@ class VaultState:
         key and secret)."""
         with self._lock:
             item = self._item(collection, name)
-            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            related = _with_parts(collection)
             copies = {
                 coll: copy.deepcopy(self._items[coll][item.name.lower()])
                 for coll in related
@@ -590,6 +596,6 @@ class VaultState:
             check_name(name)
             if name.lower() not in self._deleted[collection]:
                 raise not_found(collection, name)
-            related = ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
+            related = _with_parts(collection)
             for coll in related:
                 self._deleted[coll].pop(name.lower(), None)
