@@ -108,6 +108,18 @@ def certificate(vault_url: str, item: Item, version: Version) -> dict[str, Any]:
         out["tags"] = tags
     if item.policy is not None:
         out["policy"] = policy(vault_url, item)
+    if item.preserve_order is not None:
+        out["preserveCertOrder"] = item.preserve_order
+    return out
+
+
+def operation(vault_url: str, item: Item) -> dict[str, Any]:
+    """A certificate operation (``/certificates/{name}/pending``), whatever its status."""
+    assert item.operation is not None
+    out: dict[str, Any] = {"id": f"{vault_url}certificates/{item.name}/pending", **copy.deepcopy(item.operation)}
+    out["target"] = object_id(vault_url, "certificates", item.name)
+    if item.preserve_order is not None:
+        out["preserveCertOrder"] = item.preserve_order
     return out
 
 

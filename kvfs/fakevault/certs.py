@@ -94,7 +94,7 @@ def _parse_pfx(data: bytes, password: str | None) -> CertMaterial:
     key = _check_key(loaded.key)
     leaf = loaded.cert.certificate
     chain = (leaf, *(c.certificate for c in loaded.additional_certs))
-    return _material(key, chain, PKCS12)
+    return material(key, chain, PKCS12)
 
 
 def _parse_pem(data: bytes, password: str | None) -> CertMaterial:
@@ -118,10 +118,11 @@ def _parse_pem(data: bytes, password: str | None) -> CertMaterial:
         raise bad_parameter("The PEM content must contain the private key.")
     if not certs:
         raise bad_parameter("The PEM content has no certificate.")
-    return _material(_check_key(key), tuple(certs), PEM)
+    return material(_check_key(key), tuple(certs), PEM)
 
 
-def _material(key: PrivateKey, chain: tuple[x509.Certificate, ...], source: str) -> CertMaterial:
+def material(key: PrivateKey, chain: tuple[x509.Certificate, ...], source: str) -> CertMaterial:
+    """The material of ``key``: the leaf is the first certificate of ``chain`` with its public key."""
     wanted = _public_der(key.public_key())
     for cert in chain:
         if _public_der(cert.public_key()) == wanted:

@@ -58,6 +58,11 @@ def _ec_private(jwk: dict[str, Any]) -> ec.EllipticCurvePrivateKey:
     return ec.EllipticCurvePrivateNumbers(_int(jwk, "d"), public).private_key()
 
 
+def private_key(jwk: dict[str, Any]) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """The ``cryptography`` private key of a stored RSA or EC JWK."""
+    return _rsa_private(jwk) if jwk["kty"].startswith("RSA") else _ec_private(jwk)
+
+
 def _rsa_public(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
     return rsa.RSAPublicNumbers(_int(jwk, "e"), _int(jwk, "n")).public_key()
 

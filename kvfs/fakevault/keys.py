@@ -121,6 +121,20 @@ def generate(
     return jwk
 
 
+def regenerate(jwk: dict[str, Any]) -> dict[str, Any]:
+    """A fresh key like ``jwk`` (same type, size or curve, exponent): what rotating a key makes."""
+    family = base_type(jwk["kty"])
+    if family == "RSA":
+        n = int.from_bytes(b64url_decode(jwk["n"]), "big")
+        e = int.from_bytes(b64url_decode(jwk["e"]), "big")
+        return generate(jwk["kty"], key_size=n.bit_length(), public_exponent=e)
+    if family == "EC":
+        return generate(jwk["kty"], crv=jwk["crv"])
+    if family == "oct":
+        return generate(jwk["kty"], key_size=len(b64url_decode(jwk["k"])) * 8)
+    raise bad_parameter(f"Keys of type {jwk['kty']} cannot be rotated.")
+
+
 def _require(jwk: dict[str, Any], *members: str) -> None:
     for member in members:
         value = jwk.get(member)

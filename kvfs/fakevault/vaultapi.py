@@ -10,9 +10,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from . import issuers
 from .errors import FakeVaultError, bad_parameter
 from .keyops import OPERATIONS
-from .state import COLLECTIONS, PAGE_SIZE, VaultState
+from .state import COLLECTIONS, PAGE_SIZE, VaultState, check_name, decode_skiptoken, encode_skiptoken
 
 DELETED = {f"deleted{c}": c for c in COLLECTIONS}
 Response = tuple[int, Any]
@@ -92,6 +93,8 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
 
     collection = head
     rest = segments[1:]
+    if collection == "certificates" and rest and rest[0] in ("issuers", "contacts"):
+        return _settings(state, method, path, rest, query, body)
     if not rest or rest == [""]:
         if method != "GET":
             raise _method_not_allowed(method, path)
@@ -118,6 +121,8 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
     if collection == "keys" and method == "POST" and rest[-1] in OPERATIONS and len(rest) in (2, 3):
         version = rest[1] if len(rest) == 3 else ""  # JavaScript's empty version: /keys/NAME//sign
         return 200, state.key_operation(name, version, rest[-1], _json_body(body))
+    if collection == "certificates" and rest[1:] == ["pending", "merge"] and method == "POST":
+        return 201, state.merge_certificate(name, _json_body(body))
     if len(rest) != 2:
         raise FakeVaultError(404, "NotFound", f"No route for {path}.")
     sub = rest[1]
@@ -129,6 +134,24 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
         return _page(state, f"{collection}/{quote(name)}/versions", query, items, marker, maxresults)
     if sub == "backup" and method == "POST":
         return 200, state.backup(collection, name)
+    if collection == "keys" and sub == "rotate" and method == "POST":
+        return 200, state.rotate_key(name)
+    if collection == "keys" and sub == "rotationpolicy" and method == "GET":
+        return 200, state.get_rotation_policy(name)
+    if collection == "keys" and sub == "rotationpolicy" and method == "PUT":
+        return 200, state.set_rotation_policy(name, _json_body(body))
+    if collection == "certificates" and sub == "create" and method == "POST":
+        return 202, state.create_certificate(name, _json_body(body))
+    if collection == "certificates" and sub == "pending":
+        if method == "GET":
+            return 200, state.get_operation(name)
+        if method == "PATCH":
+            return 200, state.cancel_operation(name, _json_body(body))
+        if method == "DELETE":
+            return 200, state.delete_operation(name)
+        raise _method_not_allowed(method, path)
+    if collection == "certificates" and sub == "policy" and method == "PATCH":
+        return 200, state.update_policy(name, _json_body(body))
     if collection == "keys" and sub == "create" and method == "POST":
         return 200, state.create_key(name, _json_body(body))
     if collection == "certificates" and sub == "import" and method == "POST":
@@ -139,4 +162,40 @@ def handle(state: VaultState, method: str, segments: list[str], query: dict[str,
         return 200, state.get(collection, name, sub)
     if method == "PATCH":
         return 200, state.update(collection, name, sub, _json_body(body))
+    raise _method_not_allowed(method, path)
+
+
+def _settings(
+    state: VaultState, method: str, path: str, rest: list[str], query: dict[str, str], body: bytes
+) -> Response:
+    """``/certificates/contacts`` and ``/certificates/issuers[/{name}]``: vault-wide certificate settings."""
+    settings = state.settings
+    if rest == ["contacts"]:
+        if method == "PUT":
+            return 200, issuers.contacts_json(state.vault_url, settings.set_contacts(_json_body(body)))
+        if method in ("GET", "DELETE"):
+            return 200, issuers.contacts_json(state.vault_url, settings.get_contacts(delete=method == "DELETE"))
+        raise _method_not_allowed(method, path)
+    if rest in (["issuers"], ["issuers", ""]):
+        if method != "GET":
+            raise _method_not_allowed(method, path)
+        maxresults = _maxresults(query)
+        marker = decode_skiptoken(query["$skiptoken"]) if query.get("$skiptoken") else ""
+        remaining = [i for i in settings.issuers() if i["name"].lower() > marker]
+        page = remaining[:maxresults]
+        next_marker = encode_skiptoken(page[-1]["name"].lower()) if len(remaining) > maxresults else None
+        items = [issuers.issuer_item(state.vault_url, i) for i in page]
+        return _page(state, "certificates/issuers", query, items, next_marker, maxresults)
+    if len(rest) != 2 or rest[0] != "issuers":
+        raise FakeVaultError(404, "NotFound", f"No route for {path}.")
+    name = rest[1]
+    check_name(name)
+    if method == "PUT":
+        return 200, issuers.issuer_json(state.vault_url, settings.set_issuer(name, _json_body(body)))
+    if method == "PATCH":
+        return 200, issuers.issuer_json(state.vault_url, settings.update_issuer(name, _json_body(body)))
+    if method == "GET":
+        return 200, issuers.issuer_json(state.vault_url, settings.get_issuer(name))
+    if method == "DELETE":
+        return 200, issuers.issuer_json(state.vault_url, settings.delete_issuer(name))
     raise _method_not_allowed(method, path)
