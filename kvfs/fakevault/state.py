@@ -661,8 +661,9 @@ class VaultState:
     def update_policy(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /certificates/{name}/policy``: the given sections merge over the current policy; it applies
         to the next version."""
+        check_name(name)
         with self._lock:
-            item = self._items["certificates"].get(name.lower()) if NAME_RE.match(name) else None
+            item = self._items["certificates"].get(name.lower())
             if item is None or item.policy is None:
                 raise not_found("certificates", name)
             item.policy = issuance.merge_policy(body, item.policy, self._now(), replace=False)

@@ -18,6 +18,8 @@ def report(results: Sequence[PackageResult], top: int = 8) -> None:
         if reasons := result.reasons.most_common(top):
             print_table(f"{result.package}: top failure reasons (tests reaching the vault)", ["reason", "tests"],
                         reasons)  # fmt: skip
+        if skips := result.skip_reasons.most_common(top):
+            print_table(f"{result.package}: why tests were skipped", ["reason (the suite's own)", "tests"], skips)
         if answers := result.error_answers.most_common(top):
             print_table(f"{result.package}: the fake's error answers", ["request -> status", "count"], answers)
     print(f"\nJUnit XML and pytest logs: {cache_dir() / 'last-run'}")

@@ -127,6 +127,15 @@ class PackageResult:
         )
 
     @property
+    def skip_reasons(self) -> Counter[str]:
+        """Why the main run skipped tests (the suites' own reasons: Managed HSM, premium SKU, live-only flakiness)."""
+        return Counter(
+            re.sub(r"\s+", " ", o.message.removeprefix("Skipped: "))[:100] or "(no reason given)"
+            for o in self.main.values()
+            if o.status == "skipped"
+        )
+
+    @property
     def unexplained(self) -> int:
         """Tests that pass without a vault but fail with the fake: should stay 0 (else the harness is at fault)."""
         return sum(
