@@ -651,16 +651,22 @@ def test_the_seeds_are_valid_classes() -> None:
 
 
 def test_the_generator_reaches_valid_classes() -> None:
-    """Not a property: generated documents must get past the YAML to the deep checks, and some through them."""
+    """Not a property: generated documents must get past the YAML to the deep checks, and some through them.
+
+    A rate over many examples, not a count over few: even derandomised, Hypothesis mixes in constants it
+    reads from the project's loaded modules, so which documents come out shifts with any code change (100
+    examples gave at least 10 valid classes, then 8 after the fake vault grew). Over 400, 90 to 110 are valid
+    depending on which tests ran first; the floor is 2.5%.
+    """
     outcomes: Counter[bool] = Counter()
 
-    @settings(max_examples=100, derandomize=True, **_COMMON)
+    @settings(max_examples=400, derandomize=True, **_COMMON)
     @given(documents())
     def generate(document: tuple[str, tuple[str, ...]]) -> None:
         outcomes[isinstance(check(document[0], "generator"), ProviderClass)] += 1
 
     generate()
-    assert outcomes[True] >= 10, outcomes
+    assert outcomes[True] >= 0.025 * outcomes.total(), outcomes
 
 
 # --------------------------------------------------------------------------------------------
