@@ -19,12 +19,14 @@ Documents come from three strategies:
 - plain text, for the reader's first steps.
 
 Budget and seeds: in CI every property runs a fixed number of examples (``CI_EXAMPLES``) with
-``derandomize=True`` and no example database, so each run tries exactly the same inputs and a failure
-reproduces by running the test again. ``KVFS_FUZZ_EXAMPLES=20000`` selects the long profile (what
-``python -m tests.bench fuzz`` runs): that many examples per property, randomised; pytest's
-``--hypothesis-seed=N`` makes such a run repeatable, and Hypothesis prints the failing input (and a
-``@reproduce_failure`` blob) in any case. With ``KVFS_FUZZ_STATS=path``, the counts of examples tried,
-valid and rejected are written there as JSON when the module finishes.
+``derandomize=True`` and no example database, so each run of the same code tries the same inputs and a
+failure reproduces by running the test again (Hypothesis also draws constants from the project's loaded
+modules, so a code change, or other tests run first, can change the inputs).
+``KVFS_FUZZ_EXAMPLES=20000`` selects the long profile (what ``python -m tests.bench fuzz`` runs): that many
+examples per property, randomised; pytest's ``--hypothesis-seed=N`` makes such a run repeatable, and
+Hypothesis prints the failing input (and a ``@reproduce_failure`` blob) in any case. With
+``KVFS_FUZZ_STATS=path``, the counts of examples tried, valid and rejected are written there as JSON when
+the module finishes.
 """
 
 from __future__ import annotations
