@@ -7,12 +7,10 @@ Pure functions: they take the vault URL and the stored item/version and return w
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .keys import public_jwk
-
-if TYPE_CHECKING:
-    from .state import Item, Version
+from .objects import Item, Version
 
 RECOVERY_LEVEL = "Recoverable+Purgeable"
 RECOVERABLE_DAYS = 90

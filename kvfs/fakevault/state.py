@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from . import bundles, certs, issuance, keyops, keys, rotation
 from .errors import FakeVaultError, bad_parameter, disabled, not_found
 from .issuers import CertificateSettings
+from .objects import Item, Version
 
 COLLECTIONS = ("secrets", "keys", "certificates")
 BACKUP_PREFIX = "kvfs-fake-vault-backup:"  # restore accepts only blobs this fake made
@@ -34,42 +34,6 @@ PAGE_SIZE = 25
 MAX_SECRET_BYTES = 25 * 1024
 #: Placeholder used in ids for calls made before the server has a URL.
 UNSTARTED_URL = "https://fake-vault.invalid/"
-
-
-@dataclass
-class Version:
-    """One version of a secret, key or certificate. Only the fields of its collection are set."""
-
-    id: str
-    seq: int
-    created: int
-    updated: int
-    enabled: bool = True
-    nbf: int | None = None
-    exp: int | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    value: str | None = None  # secrets
-    content_type: str | None = None  # secrets
-    jwk: dict[str, Any] | None = None  # keys (private members included)
-    key_ops: list[str] | None = None  # keys
-    cer: str | None = None  # certificates
-    x5t: str | None = None  # certificates
-
-
-@dataclass
-class Item:
-    """A named object: its versions in creation order (the last is the current one)."""
-
-    name: str
-    versions: list[Version] = field(default_factory=list)
-    managed: bool = False  # a secret or key that backs a certificate
-    policy: dict[str, Any] | None = None  # certificates
-    operation: dict[str, Any] | None = None  # certificates: the last create's operation (wire shape, no id)
-    pending_key: bytes | None = None  # certificates: PKCS#8 PEM of the key awaiting a merge
-    preserve_order: bool | None = None  # certificates: preserveCertOrder as last given
-    pending_tags: dict[str, str] | None = None  # certificates: tags and attributes given to a create that
-    pending_attrs: dict[str, Any] = field(default_factory=dict)  # awaits a merge, for the merged version
-    rotation_policy: dict[str, Any] | None = None  # keys
 
 
 def _with_parts(collection: str) -> tuple[str, ...]:
