@@ -32,7 +32,8 @@ from .imds import Imds, ManagedIdentity
 from .imdsserver import ImdsApp, ImdsHandler
 from .reqlog import RequestLog
 from .server import App, Handler
-from .state import VaultState, check_collection
+from .state import VaultState
+from .store import check_collection
 from .throttle import Throttle
 
 DEFAULT_TENANT_ID = "72f9a6c1-5b3e-4d8a-9c0f-6e1b2d3a4f50"

@@ -1,205 +1,38 @@
-"""The vault's objects and their versions, in memory, behind one lock.
+"""The vault's objects and their versions, in memory, behind one lock: the operations of the REST API.
 
 Every operation takes a request body shaped like the REST API's (so the HTTP routes and the direct
 Python API share one code path), validates it, changes state under the lock, and returns the response
-body. Names are case-insensitive, as in Key Vault; the spelling of the first version is kept.
+body. Storage and shared checks are in ``store``, certificates in ``certificate_state``.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import json
-import re
 import secrets as secrets_module
-import threading
-import time
-import uuid
-from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-from . import bundles, certs, issuance, keyops, keys, rotation
+from . import bundles, keyops, keys, rotation
+from .certificate_state import CertificateStore
 from .errors import FakeVaultError, bad_parameter, disabled, not_found
-from .issuers import CertificateSettings
-from .objects import Item, Version
+from .store import (
+    check_collection,
+    check_name,
+    decode_skiptoken,
+    encode_skiptoken,
+    optional_str,
+    parse_attributes,
+    parse_tags,
+    with_parts,
+)
 
-COLLECTIONS = ("secrets", "keys", "certificates")
 BACKUP_PREFIX = "kvfs-fake-vault-backup:"  # restore accepts only blobs this fake made
-NAME_RE = re.compile(r"^[0-9a-zA-Z-]{1,127}$")
-PAGE_SIZE = 25
 #: The service's limit on a secret value (bytes, UTF-8).
 MAX_SECRET_BYTES = 25 * 1024
-#: Placeholder used in ids for calls made before the server has a URL.
-UNSTARTED_URL = "https://fake-vault.invalid/"
 
 
-def _with_parts(collection: str) -> tuple[str, ...]:
-    """The collections an object of ``collection`` spans: a certificate is also a key and a secret of its name,
-    deleted, recovered, backed up and purged together."""
-    return ("certificates", "keys", "secrets") if collection == "certificates" else (collection,)
-
-
-def check_collection(collection: str) -> None:
-    if collection not in COLLECTIONS:
-        raise ValueError(f"collection must be one of {', '.join(COLLECTIONS)}, not {collection!r}")
-
-
-def check_name(name: str) -> None:
-    if not NAME_RE.match(name):
-        raise bad_parameter(
-            f"The request URI contains an invalid name: {name[:130]!r}. Names are 1-127 characters: "
-            "letters, digits and dashes."
-        )
-
-
-def _optional_int(attrs: dict[str, Any], key: str) -> int | None:
-    value = attrs.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise bad_parameter(f"Attribute '{key}' must be a unix time in seconds.")
-    return int(value)
-
-
-def _parse_attributes(body: dict[str, Any], key: str = "attributes") -> dict[str, Any]:
-    """``enabled``/``nbf``/``exp`` given in a body; read-only attributes are ignored like the service does."""
-    attrs = body.get(key)
-    if attrs is None:
-        return {}
-    if not isinstance(attrs, dict):
-        raise bad_parameter(f"'{key}' must be an object.")
-    out: dict[str, Any] = {}
-    if attrs.get("enabled") is not None:
-        if not isinstance(attrs["enabled"], bool):
-            raise bad_parameter("Attribute 'enabled' must be true or false.")
-        out["enabled"] = attrs["enabled"]
-    for name in ("nbf", "exp"):
-        if name in attrs:
-            out[name] = _optional_int(attrs, name)
-    return out
-
-
-def _parse_tags(body: dict[str, Any]) -> dict[str, str] | None:
-    tags = body.get("tags")
-    if tags is None:
-        return None
-    if not isinstance(tags, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items()):
-        raise bad_parameter("'tags' must be an object of string values.")
-    return dict(tags)
-
-
-def _optional_str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, str):
-        raise bad_parameter(f"'{key}' must be a string.")
-    return value
-
-
-def _optional_bool(body: dict[str, Any], key: str) -> bool | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise bad_parameter(f"'{key}' must be true or false.")
-    return value
-
-
-def encode_skiptoken(marker: str) -> str:
-    raw = json.dumps({"NextMarker": marker, "TargetLocation": 0}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def decode_skiptoken(token: str) -> str:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        marker = json.loads(raw)["NextMarker"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise bad_parameter("The $skiptoken is not valid.") from exc
-    if not isinstance(marker, str):
-        raise bad_parameter("The $skiptoken is not valid.")
-    return marker
-
-
-class VaultState:
+class VaultState(CertificateStore):
     """All objects of one fake vault. Thread-safe: every public method takes the lock."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._lock = threading.RLock()
-        self._clock = clock
-        self._items: dict[str, dict[str, Item]] = {c: {} for c in COLLECTIONS}
-        self._deleted: dict[str, dict[str, tuple[Item, int]]] = {c: {} for c in COLLECTIONS}
-        # Backups by token: copies kept here, so a blob is opaque, restores only into this fake, and carries
-        # nothing a client could make the server execute.
-        self._backups: dict[str, tuple[str, dict[str, Item]]] = {}
-        self._seq = 0
-        #: Issuers and contacts: vault-wide certificate settings.
-        self.settings = CertificateSettings(self._now)
-        #: Base of every id, ``https://host:port/``; set by the server once it listens.
-        self.vault_url = UNSTARTED_URL
-
-    # -- helpers (lock held) -------------------------------------------------------------
-
-    def _now(self) -> int:
-        return int(self._clock())
-
-    def _new_version(self, now: int, version_id: str | None = None) -> Version:
-        self._seq += 1
-        return Version(id=version_id or uuid.uuid4().hex, seq=self._seq, created=now, updated=now)
-
-    def _item(self, collection: str, name: str) -> Item:
-        check_name(name)
-        item = self._items[collection].get(name.lower())
-        if item is None or not item.versions:
-            raise not_found(collection, name)
-        return item
-
-    def _version(self, collection: str, name: str, version: str) -> tuple[Item, Version]:
-        item = self._item(collection, name)
-        if not version:
-            return item, item.versions[-1]
-        wanted = version.lower()
-        for v in item.versions:
-            if v.id == wanted:
-                return item, v
-        raise not_found(collection, name, version)
-
-    def _check_not_deleted(self, collection: str, name: str) -> None:
-        if name.lower() in self._deleted[collection]:
-            kind = collection[:-1].capitalize()
-            raise FakeVaultError(
-                409,
-                "Conflict",
-                f"{kind} {name} is currently in a deleted but recoverable state, and its name cannot be "
-                f"reused; in this state, the {kind.lower()} can only be recovered or purged.",
-                inner="ObjectIsDeletedButRecoverable",
-            )
-
-    def _check_unmanaged(self, collection: str, name: str) -> None:
-        item = self._items[collection].get(name.lower())
-        if item is not None and item.managed:
-            raise FakeVaultError(
-                409,
-                "Conflict",
-                f"The {collection[:-1]} {name} is managed by a certificate and cannot be "
-                "changed directly; import a new version of the certificate instead.",
-            )
-
-    def _add_unmanaged_version(
-        self, collection: str, name: str, attrs: dict[str, Any], **fields: Any
-    ) -> tuple[Item, Version]:
-        """A new version of a plain secret or key (caller holds the lock): ``fields`` then ``attrs`` set on it."""
-        self._check_not_deleted(collection, name)
-        self._check_unmanaged(collection, name)
-        v = self._new_version(self._now())
-        for key, val in {**fields, **attrs}.items():
-            setattr(v, key, val)
-        return self._add_version(collection, name, v), v
-
-    def _add_version(self, collection: str, name: str, version: Version, *, managed: bool = False) -> Item:
-        item = self._items[collection].setdefault(name.lower(), Item(name=name, managed=managed))
-        item.versions.append(version)
-        return item
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -211,15 +44,6 @@ class VaultState:
             if not v.enabled and collection == "secrets":
                 raise disabled(collection)
             return bundles.bundle(self.vault_url, collection, item, v)
-
-    def get_policy(self, name: str) -> dict[str, Any]:
-        """A certificate's policy; a certificate still awaiting its first version has one too."""
-        check_name(name)
-        with self._lock:
-            item = self._items["certificates"].get(name.lower())
-            if item is None or item.policy is None:
-                raise not_found("certificates", name)
-            return bundles.policy(self.vault_url, item)
 
     def list_page(self, collection: str, *, maxresults: int, skiptoken: str | None) -> tuple[list[dict], str | None]:
         """One page of current versions, ordered by name; returns ``(items, next marker or None)``."""
@@ -265,9 +89,9 @@ class VaultState:
             raise bad_parameter("The secret 'value' must be a string.")
         if len(value.encode("utf-8")) > MAX_SECRET_BYTES:
             raise bad_parameter(f"The secret value is larger than the service limit of {MAX_SECRET_BYTES} bytes.")
-        content_type = _optional_str(body, "contentType")
-        tags = _parse_tags(body)
-        attrs = _parse_attributes(body)
+        content_type = optional_str(body, "contentType")
+        tags = parse_tags(body)
+        attrs = parse_attributes(body)
         with self._lock:
             item, v = self._add_unmanaged_version(
                 "secrets", name, attrs, value=value, content_type=content_type, tags=tags or {}
@@ -288,7 +112,7 @@ class VaultState:
         jwk = keys.generate(
             kty,
             key_size=body.get("key_size"),
-            crv=_optional_str(body, "crv"),
+            crv=optional_str(body, "crv"),
             public_exponent=body.get("public_exponent"),
         )
         return self._store_key(name, jwk, body)
@@ -304,8 +128,8 @@ class VaultState:
         ops = body.get("key_ops", jwk.get("key_ops"))
         if ops is not None and not (isinstance(ops, list) and all(isinstance(o, str) for o in ops)):
             raise bad_parameter("'key_ops' must be a list of strings.")
-        tags = _parse_tags(body)
-        attrs = _parse_attributes(body)
+        tags = parse_tags(body)
+        attrs = parse_attributes(body)
         with self._lock:
             item, v = self._add_unmanaged_version(
                 "keys",
@@ -357,282 +181,6 @@ class VaultState:
                 bundles.object_id(self.vault_url, "keys", item.name) + "/rotationpolicy", item.rotation_policy
             )
 
-    # -- certificates ------------------------------------------------------------------------------
-
-    def import_certificate(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /certificates/{name}/import``: one version of the certificate, its key and its secret."""
-        check_name(name)
-        value = body.get("value")
-        if not isinstance(value, str) or not value:
-            raise bad_parameter("The certificate 'value' (base64 PFX or PEM) is required.")
-        password = _optional_str(body, "pwd")
-        requested = body.get("policy") or {}
-        if not isinstance(requested, dict):
-            raise bad_parameter("'policy' must be an object.")
-        key_req = requested.get("key_props") or {}
-        secret_req = requested.get("secret_props") or {}
-        if not isinstance(key_req, dict) or not isinstance(secret_req, dict):
-            raise bad_parameter("'policy.key_props' and 'policy.secret_props' must be objects.")
-        material = certs.parse_upload(certs.decode_upload(value), password)
-        content_type = _optional_str(secret_req, "contentType") or material.source_format
-        if content_type not in certs.CONTENT_TYPES:
-            raise bad_parameter(
-                f"Unsupported certificate content type {content_type!r}; use {' or '.join(certs.CONTENT_TYPES)}."
-            )
-        key_props = certs.key_props(material, key_req)
-        tags = _parse_tags(body)
-        attrs = _parse_attributes(body)
-        preserve = _optional_bool(body, "preserveCertOrder")
-        with self._lock:
-            self._check_certificate_name(name)
-            item, cert_v = self._store_certificate(
-                name, material, content_type, exportable=key_props["exportable"], attrs=attrs, tags=tags
-            )
-            item.policy = self._policy(item, requested, key_props, content_type, material, cert_v.created)
-            if preserve is not None:
-                item.preserve_order = preserve
-            return bundles.certificate(self.vault_url, item, cert_v)
-
-    def _check_certificate_name(self, name: str) -> None:
-        """A certificate may take ``name`` unless it is deleted, or a plain secret or key has it (lock held)."""
-        for collection in COLLECTIONS:
-            self._check_not_deleted(collection, name)
-        for collection in ("secrets", "keys"):
-            existing = self._items[collection].get(name.lower())
-            if existing is not None and not existing.managed:
-                raise FakeVaultError(
-                    409,
-                    "Conflict",
-                    f"There is already a {collection[:-1]} named {name} that is not managed by a certificate.",
-                )
-
-    def _store_certificate(
-        self,
-        name: str,
-        material: certs.CertMaterial,
-        content_type: str,
-        *,
-        exportable: bool,
-        attrs: dict[str, Any],
-        tags: dict[str, str] | None,
-    ) -> tuple[Item, Version]:
-        """One new version of a certificate and of its key and secret, sharing a version id (lock held)."""
-        secret_value = certs.secret_value(material, content_type, exportable=exportable)
-        nbf, exp = certs.validity(material.leaf)
-        jwk = certs.public_key_jwk(material)
-        now = self._now()
-        version_id = uuid.uuid4().hex
-        made = {}
-        for collection in COLLECTIONS:
-            v = self._new_version(now, version_id)
-            v.nbf, v.exp = nbf, exp
-            v.enabled = attrs.get("enabled", True)
-            made[collection] = v
-        cert_v, key_v, secret_v = made["certificates"], made["keys"], made["secrets"]
-        cert_v.tags = tags or {}
-        cert_v.cer, cert_v.x5t = certs.cer(material.leaf), certs.x5t(material.leaf)
-        key_v.jwk = jwk
-        key_v.key_ops = keys.default_ops(jwk["kty"])
-        secret_v.value, secret_v.content_type = secret_value, content_type
-        self._add_version("keys", name, key_v, managed=True)
-        self._add_version("secrets", name, secret_v, managed=True)
-        return self._add_version("certificates", name, cert_v), cert_v
-
-    @staticmethod
-    def _policy(
-        item: Item,
-        requested: dict[str, Any],
-        key_props: dict[str, Any],
-        content_type: str,
-        material: certs.CertMaterial,
-        now: int,
-    ) -> dict[str, Any]:
-        created = item.policy["attributes"]["created"] if item.policy else now
-        issuer = requested.get("issuer")
-        if not (isinstance(issuer, dict) and issuer.get("name")):
-            issuer = None
-        actions = requested.get("lifetime_actions")
-        return {
-            "key_props": key_props,
-            "secret_props": {"contentType": content_type},
-            "x509_props": certs.x509_props(material.leaf),
-            "lifetime_actions": actions
-            if isinstance(actions, list)
-            else [{"trigger": {"lifetime_percentage": 80}, "action": {"action_type": "EmailContacts"}}],
-            "issuer": issuer or {"name": "Unknown"},
-            "attributes": {"enabled": True, "created": created, "updated": now},
-        }
-
-    # -- certificate creation, operations and policy -------------------------------------------------
-
-    def create_certificate(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /certificates/{name}/create``: the operation. ``Self`` issues at once (the first poll finds
-        the operation ``completed``); ``Unknown`` leaves it ``inProgress`` with a CSR until a merge; a named issuer
-        or a platform-managed policy fails the operation, since the fake reaches no certificate authority."""
-        check_name(name)
-        requested = body.get("policy")
-        tags = _parse_tags(body)
-        attrs = _parse_attributes(body)
-        preserve = _optional_bool(body, "preserveCertOrder")
-        with self._lock:
-            self._check_certificate_name(name)
-            current = self._items["certificates"].get(name.lower())
-            if requested is None and (current is None or current.policy is None):
-                raise bad_parameter("'policy' is required to create the first version of a certificate.")
-            policy = issuance.merge_policy(
-                requested if requested is not None else {},
-                current.policy if current else None,
-                self._now(),
-                replace=requested is not None,
-            )
-            reused = self._reusable_key(name, policy)
-        issuer = issuance.issuer_of(policy)
-        provider = self.settings.provider(issuer) if issuer not in ("", issuance.SELF, issuance.UNKNOWN) else None
-        if issuer not in ("", issuance.SELF, issuance.UNKNOWN) and provider is None:
-            raise bad_parameter(f"Issuer {issuer!r} of the policy is not an issuer of this vault, nor Self or Unknown.")
-        key = reused or issuance.new_key(policy)  # generated outside the lock: RSA 4096 takes a second
-        csr = issuance.signing_request(key, policy)
-        issued = issuance.self_signed(key, policy, self._now()) if issuer == issuance.SELF else None
-        operation: dict[str, Any] = {
-            "issuer": copy.deepcopy(policy.get("issuer", {})),
-            "csr": csr,
-            "cancellation_requested": False,
-            "request_id": uuid.uuid4().hex,
-        }
-        if issued is not None:
-            operation["status"] = "completed"
-        elif issuer == issuance.UNKNOWN:
-            operation["status"] = "inProgress"
-            operation["status_details"] = "Pending certificate created. Please Perform Merge to complete the request."
-        else:
-            what = f"issuer {issuer} (provider {provider})" if provider else "platform-managed certificates"
-            message = f"The fake vault reaches no certificate authority: it cannot issue for {what}."
-            error = {"code": "NotSupported", "message": message}
-            operation.update(status="failed", status_details=message, error=error)
-
-        with self._lock:
-            self._check_certificate_name(name)
-            item = self._items["certificates"].setdefault(name.lower(), Item(name=name))
-            if item.operation is not None and item.operation["status"] == "inProgress":
-                raise FakeVaultError(
-                    409,
-                    "Conflict",
-                    f"Certificate {item.name} has a pending operation; merge, cancel or delete it first.",
-                )
-            item.policy = policy
-            item.operation = operation
-            item.pending_key = None
-            if preserve is not None:
-                item.preserve_order = preserve
-            if issued is not None:
-                content_type = policy["secret_props"]["contentType"]
-                material = certs.material(key, (issued,), content_type)
-                self._store_certificate(
-                    name, material, content_type, exportable=policy["key_props"]["exportable"], attrs=attrs, tags=tags
-                )
-            elif operation["status"] == "inProgress":
-                item.pending_key = key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                )
-                item.pending_tags, item.pending_attrs = tags, attrs
-            answer = bundles.operation(self.vault_url, item)
-        # The service answers every create while issuance runs, and the SDK's poller relies on it: a create
-        # answered "completed" gives no result. The fake issues at once, so the first poll finds the outcome.
-        answer["status"] = "inProgress"
-        return answer
-
-    def _reusable_key(self, name: str, policy: dict[str, Any]) -> issuance.PrivateKey | None:
-        """The current certificate key when the policy says ``reuse_key`` and its type still fits (lock held)."""
-        key_item = self._items["keys"].get(name.lower())
-        if not policy["key_props"]["reuse_key"] or key_item is None or not key_item.versions:
-            return None
-        jwk = key_item.versions[-1].jwk
-        assert jwk is not None
-        wanted = policy["key_props"]
-        if keys.base_type(jwk["kty"]) != keys.base_type(wanted["kty"]) or jwk.get("crv") != wanted.get("crv"):
-            return None
-        private = keyops.private_key(jwk)
-        if wanted["kty"].startswith("RSA") and private.key_size != wanted["key_size"]:
-            return None
-        return private
-
-    def _pending(self, name: str) -> Item:
-        check_name(name)
-        item = self._items["certificates"].get(name.lower())
-        if item is None or item.operation is None:
-            raise FakeVaultError(404, "PendingCertificateNotFound", f"Pending certificate not found: {name}.")
-        return item
-
-    def get_operation(self, name: str) -> dict[str, Any]:
-        """``GET /certificates/{name}/pending``: the last create's operation, completed or not."""
-        with self._lock:
-            return bundles.operation(self.vault_url, self._pending(name))
-
-    def cancel_operation(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``PATCH /certificates/{name}/pending``: an operation still in progress is cancelled."""
-        if body.get("cancellation_requested") is not True:
-            raise bad_parameter("'cancellation_requested' must be true: an operation can only be cancelled.")
-        with self._lock:
-            item = self._pending(name)
-            assert item.operation is not None
-            item.operation["cancellation_requested"] = True
-            if item.operation["status"] == "inProgress":
-                item.operation["status"] = "cancelled"
-                item.operation["status_details"] = "The certificate operation was cancelled."
-                item.pending_key = None
-            return bundles.operation(self.vault_url, item)
-
-    def delete_operation(self, name: str) -> dict[str, Any]:
-        """``DELETE /certificates/{name}/pending``: forget the operation (and a key awaiting a merge)."""
-        with self._lock:
-            item = self._pending(name)
-            answer = bundles.operation(self.vault_url, item)
-            item.operation, item.pending_key = None, None
-            return answer
-
-    def merge_certificate(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /certificates/{name}/pending/merge``: the signed certificate (and chain) for the pending key."""
-        chain = issuance.merged_chain(body.get("x5c"))
-        tags = _parse_tags(body)
-        attrs = _parse_attributes(body)
-        with self._lock:
-            item = self._pending(name)
-            if item.pending_key is None or item.policy is None:
-                raise FakeVaultError(
-                    403, "Forbidden", f"Certificate {item.name} has no operation awaiting a merge (Unknown issuer)."
-                )
-            key = serialization.load_pem_private_key(item.pending_key, None)
-            assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
-            try:
-                material = certs.material(key, tuple(chain), item.policy["secret_props"]["contentType"])
-            except FakeVaultError as exc:
-                raise bad_parameter("The merged certificate's public key is not the pending key.") from exc
-            content_type = item.policy["secret_props"]["contentType"]
-            _, cert_v = self._store_certificate(
-                name,
-                material,
-                content_type,
-                exportable=item.policy["key_props"]["exportable"],
-                attrs={**item.pending_attrs, **attrs},
-                tags=tags if tags is not None else item.pending_tags,
-            )
-            assert item.operation is not None
-            item.operation.pop("status_details", None)
-            item.operation["status"] = "completed"
-            item.pending_key = None
-            return bundles.certificate(self.vault_url, item, cert_v)
-
-    def update_policy(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``PATCH /certificates/{name}/policy``: the given sections merge over the current policy; it applies
-        to the next version."""
-        check_name(name)
-        with self._lock:
-            item = self._items["certificates"].get(name.lower())
-            if item is None or item.policy is None:
-                raise not_found("certificates", name)
-            item.policy = issuance.merge_policy(body, item.policy, self._now(), replace=False)
-            return bundles.policy(self.vault_url, item)
-
     # -- updates ------------------------------------------------------------------------------------
 
     def replace_material(self, collection: str, name: str, version: str, material: dict[str, Any]) -> None:
@@ -649,9 +197,9 @@ class VaultState:
 
     def update(self, collection: str, name: str, version: str, body: dict[str, Any]) -> dict[str, Any]:
         """``PATCH /{collection}/{name}/{version}``: attributes, tags, contentType or key_ops."""
-        tags = _parse_tags(body)
-        attrs = _parse_attributes(body)
-        content_type = _optional_str(body, "contentType") if collection == "secrets" else None
+        tags = parse_tags(body)
+        attrs = parse_attributes(body)
+        content_type = optional_str(body, "contentType") if collection == "secrets" else None
         ops = body.get("key_ops") if collection == "keys" else None
         if ops is not None and not (isinstance(ops, list) and all(isinstance(o, str) for o in ops)):
             raise bad_parameter("'key_ops' must be a list of strings.")
@@ -700,7 +248,7 @@ class VaultState:
                     f"The {collection[:-1]} {item.name} is managed by a certificate; delete the certificate instead.",
                 )
             now = self._now()
-            related = _with_parts(collection)
+            related = with_parts(collection)
             for coll in related:
                 moved = self._items[coll].pop(name.lower(), None)
                 if moved is not None:
@@ -737,7 +285,7 @@ class VaultState:
             check_name(name)
             if name.lower() not in self._deleted[collection]:
                 raise not_found(collection, name)
-            related = _with_parts(collection)
+            related = with_parts(collection)
             for coll in related:
                 found = self._deleted[coll].pop(name.lower(), None)
                 if found is not None:
@@ -770,7 +318,7 @@ class VaultState:
         key and secret)."""
         with self._lock:
             item = self._item(collection, name)
-            related = _with_parts(collection)
+            related = with_parts(collection)
             copies = {
                 coll: copy.deepcopy(self._items[coll][item.name.lower()])
                 for coll in related
@@ -814,6 +362,6 @@ class VaultState:
             check_name(name)
             if name.lower() not in self._deleted[collection]:
                 raise not_found(collection, name)
-            related = _with_parts(collection)
+            related = with_parts(collection)
             for coll in related:
                 self._deleted[coll].pop(name.lower(), None)

@@ -13,7 +13,8 @@ from urllib.parse import quote
 from . import issuers
 from .errors import FakeVaultError, bad_parameter
 from .keyops import OPERATIONS
-from .state import COLLECTIONS, PAGE_SIZE, VaultState, check_name, decode_skiptoken, encode_skiptoken
+from .state import VaultState
+from .store import COLLECTIONS, PAGE_SIZE, check_name, decode_skiptoken, encode_skiptoken
 
 DELETED = {f"deleted{c}": c for c in COLLECTIONS}
 Response = tuple[int, Any]
