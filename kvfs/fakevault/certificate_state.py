@@ -160,8 +160,9 @@ class CertificateStore(ObjectStore):
             )
             reused = self._reusable_key(name, policy)
         issuer = issuance.issuer_of(policy)
-        provider = self.settings.provider(issuer) if issuer not in ("", issuance.SELF, issuance.UNKNOWN) else None
-        if issuer not in ("", issuance.SELF, issuance.UNKNOWN) and provider is None:
+        named = issuer not in ("", issuance.SELF, issuance.UNKNOWN)  # "": a platform-managed policy
+        provider = self.settings.provider(issuer) if named else None
+        if named and provider is None:
             raise bad_parameter(f"Issuer {issuer!r} of the policy is not an issuer of this vault, nor Self or Unknown.")
         key = reused or issuance.new_key(policy)  # generated outside the lock: RSA 4096 takes a second
         csr = issuance.signing_request(key, policy)

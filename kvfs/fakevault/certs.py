@@ -169,7 +169,8 @@ def validity(cert: x509.Certificate) -> tuple[int, int]:
     return int(cert.not_valid_before_utc.timestamp()), int(cert.not_valid_after_utc.timestamp())
 
 
-_KEY_USAGE = (
+#: ``cryptography`` KeyUsage attribute -> Key Vault's name, for the usages a certificate can always report.
+KEY_USAGE = (
     ("digital_signature", "digitalSignature"),
     ("content_commitment", "nonRepudiation"),
     ("key_encipherment", "keyEncipherment"),
@@ -204,7 +205,7 @@ def x509_props(cert: x509.Certificate) -> dict[str, Any]:
         props["ekus"] = [oid.dotted_string for oid in eku]
     usage = extensions.get(ExtensionOID.KEY_USAGE)
     if isinstance(usage, x509.KeyUsage):
-        props["key_usage"] = [name for attr, name in _KEY_USAGE if getattr(usage, attr)]
+        props["key_usage"] = [name for attr, name in KEY_USAGE if getattr(usage, attr)]
     return props
 
 

@@ -27,14 +27,8 @@ PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 SELF, UNKNOWN = "Self", "Unknown"
 DEFAULT_EKUS = ["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"]  # server and client authentication
 DEFAULT_KEY_USAGE = ["digitalSignature", "keyEncipherment"]
-_KEY_USAGE_FLAGS = {
-    "digitalSignature": "digital_signature",
-    "nonRepudiation": "content_commitment",
-    "keyEncipherment": "key_encipherment",
-    "dataEncipherment": "data_encipherment",
-    "keyAgreement": "key_agreement",
-    "keyCertSign": "key_cert_sign",
-    "cRLSign": "crl_sign",
+#: Key Vault's name -> ``cryptography`` KeyUsage attribute; the two "only" flags qualify keyAgreement.
+_KEY_USAGE_FLAGS = {name: attr for attr, name in certs.KEY_USAGE} | {
     "encipherOnly": "encipher_only",
     "decipherOnly": "decipher_only",
 }

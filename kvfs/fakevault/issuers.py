@@ -144,7 +144,7 @@ class CertificateSettings:
 
 def issuer_json(vault_url: str, stored: dict[str, Any]) -> dict[str, Any]:
     """An issuer bundle; the credentials' password stays in the vault."""
-    out: dict[str, Any] = {"id": f"{vault_url}certificates/issuers/{stored['name']}", "provider": stored["provider"]}
+    out = issuer_item(vault_url, stored)
     credentials = {k: v for k, v in stored.get("credentials", {}).items() if k != "pwd"}
     if credentials:
         out["credentials"] = credentials

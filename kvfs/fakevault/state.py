@@ -14,13 +14,14 @@ from typing import Any
 
 from . import bundles, keyops, keys, rotation
 from .certificate_state import CertificateStore
-from .errors import FakeVaultError, bad_parameter, disabled, not_found
+from .errors import FakeVaultError, bad_parameter, disabled
 from .store import (
     check_collection,
     check_name,
     decode_skiptoken,
     encode_skiptoken,
     optional_str,
+    page_by_name,
     parse_attributes,
     parse_tags,
     with_parts,
@@ -46,17 +47,15 @@ class VaultState(CertificateStore):
             return bundles.bundle(self.vault_url, collection, item, v)
 
     def list_page(self, collection: str, *, maxresults: int, skiptoken: str | None) -> tuple[list[dict], str | None]:
-        """One page of current versions, ordered by name; returns ``(items, next marker or None)``."""
-        marker = decode_skiptoken(skiptoken) if skiptoken else ""
+        """One page of current versions, ordered by name; returns ``(items, next skiptoken or None)``."""
         with self._lock:
-            names = sorted(k for k, item in self._items[collection].items() if item.versions and k > marker)
-            page = names[:maxresults]
+            current = (k for k, item in self._items[collection].items() if item.versions)
+            page, token = page_by_name(current, maxresults=maxresults, skiptoken=skiptoken)
             out = [
                 bundles.list_item(self.vault_url, collection, item, item.versions[-1], versioned_id=False)
                 for item in (self._items[collection][k] for k in page)
             ]
-            more = len(names) > maxresults
-            return out, (encode_skiptoken(page[-1]) if more else None)
+            return out, token
 
     def list_versions_page(
         self, collection: str, name: str, *, maxresults: int, skiptoken: str | None
@@ -257,34 +256,26 @@ class VaultState(CertificateStore):
 
     def get_deleted(self, collection: str, name: str) -> dict[str, Any]:
         with self._lock:
-            check_name(name)
-            found = self._deleted[collection].get(name.lower())
-            if found is None:
-                raise not_found(collection, name)
-            item, when = found
+            item, when = self._deleted_entry(collection, name)
             return bundles.deleted(self.vault_url, collection, item, item.versions[-1], when)
 
     def list_deleted_page(
         self, collection: str, *, maxresults: int, skiptoken: str | None
     ) -> tuple[list[dict], str | None]:
         """``GET /deleted{collection}``: one page of deleted-but-recoverable objects, ordered by name."""
-        marker = decode_skiptoken(skiptoken) if skiptoken else ""
         with self._lock:
-            names = sorted(k for k in self._deleted[collection] if k > marker)
-            page = names[:maxresults]
+            page, token = page_by_name(self._deleted[collection], maxresults=maxresults, skiptoken=skiptoken)
             out = []
             for key in page:
                 item, when = self._deleted[collection][key]
                 out.append(bundles.deleted(self.vault_url, collection, item, item.versions[-1], when, listed=True))
-            return out, (encode_skiptoken(page[-1]) if len(names) > maxresults else None)
+            return out, token
 
     def recover(self, collection: str, name: str) -> dict[str, Any]:
         """``POST /deleted{collection}/{name}/recover``: back with every version (a certificate brings its key
         and secret back); the answer is the current version, as a GET would give it."""
         with self._lock:
-            check_name(name)
-            if name.lower() not in self._deleted[collection]:
-                raise not_found(collection, name)
+            self._deleted_entry(collection, name)
             related = with_parts(collection)
             for coll in related:
                 found = self._deleted[coll].pop(name.lower(), None)
@@ -359,9 +350,7 @@ class VaultState(CertificateStore):
     def purge(self, collection: str, name: str) -> None:
         """``DELETE /deleted{collection}/{name}``: forget it; a certificate takes its key and secret along."""
         with self._lock:
-            check_name(name)
-            if name.lower() not in self._deleted[collection]:
-                raise not_found(collection, name)
+            self._deleted_entry(collection, name)
             related = with_parts(collection)
             for coll in related:
                 self._deleted[coll].pop(name.lower(), None)

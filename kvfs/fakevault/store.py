@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import FakeVaultError, bad_parameter, not_found
@@ -111,6 +111,14 @@ def decode_skiptoken(token: str) -> str:
     return marker
 
 
+def page_by_name(keys: Iterable[str], *, maxresults: int, skiptoken: str | None) -> tuple[list[str], str | None]:
+    """One page of lower-case ``keys`` in name order after the ``$skiptoken``, and the next page's token."""
+    marker = decode_skiptoken(skiptoken) if skiptoken else ""
+    after = sorted(k for k in keys if k > marker)
+    page = after[:maxresults]
+    return page, (encode_skiptoken(page[-1]) if len(after) > maxresults else None)
+
+
 class ObjectStore:
     """The objects of one fake vault and the helpers that operations call with the lock held."""
 
@@ -190,3 +198,11 @@ class ObjectStore:
         item = self._items[collection].setdefault(name.lower(), Item(name=name, managed=managed))
         item.versions.append(version)
         return item
+
+    def _deleted_entry(self, collection: str, name: str) -> tuple[Item, int]:
+        """A deleted-but-recoverable object and when it was deleted, or 404."""
+        check_name(name)
+        found = self._deleted[collection].get(name.lower())
+        if found is None:
+            raise not_found(collection, name)
+        return found

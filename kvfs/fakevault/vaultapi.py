@@ -14,7 +14,7 @@ from . import issuers
 from .errors import FakeVaultError, bad_parameter
 from .keyops import OPERATIONS
 from .state import VaultState
-from .store import COLLECTIONS, PAGE_SIZE, check_name, decode_skiptoken, encode_skiptoken
+from .store import COLLECTIONS, PAGE_SIZE, check_name, page_by_name
 
 DELETED = {f"deleted{c}": c for c in COLLECTIONS}
 Response = tuple[int, Any]
@@ -181,12 +181,10 @@ def _settings(
         if method != "GET":
             raise _method_not_allowed(method, path)
         maxresults = _maxresults(query)
-        marker = decode_skiptoken(query["$skiptoken"]) if query.get("$skiptoken") else ""
-        remaining = [i for i in settings.issuers() if i["name"].lower() > marker]
-        page = remaining[:maxresults]
-        next_marker = encode_skiptoken(page[-1]["name"].lower()) if len(remaining) > maxresults else None
-        items = [issuers.issuer_item(state.vault_url, i) for i in page]
-        return _page(state, "certificates/issuers", query, items, next_marker, maxresults)
+        by_key = {i["name"].lower(): i for i in settings.issuers()}
+        page, token = page_by_name(by_key, maxresults=maxresults, skiptoken=query.get("$skiptoken"))
+        items = [issuers.issuer_item(state.vault_url, by_key[k]) for k in page]
+        return _page(state, "certificates/issuers", query, items, token, maxresults)
     if len(rest) != 2 or rest[0] != "issuers":
         raise FakeVaultError(404, "NotFound", f"No route for {path}.")
     name = rest[1]
